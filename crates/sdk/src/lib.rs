@@ -1,0 +1,34 @@
+//! Write HashiCorp Vault and OpenBao external plugins in Rust.
+//!
+//! A plugin is a binary whose `main` hands a [`backend::Factory`] to
+//! [`serve`]. The SDK speaks go-plugin (handshake, AutoMTLS, broker) and
+//! Vault's backend protocol; the backend sees only the plain types of
+//! [`logical`], [`storage`] and [`system_view`].
+//!
+//! See [`serve`] for a complete plugin.
+
+pub mod backend;
+mod convert;
+pub mod logging;
+pub mod logical;
+#[doc(hidden)]
+pub mod proto;
+pub mod server;
+pub mod storage;
+pub mod system_view;
+#[doc(hidden)]
+pub mod transport;
+
+pub use async_trait::async_trait;
+pub use server::{PluginInfo, serve};
+
+/// The calling crate's [`PluginInfo`], from its `Cargo.toml` name and version.
+#[macro_export]
+macro_rules! plugin_info {
+    () => {
+        $crate::server::PluginInfo {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    };
+}

@@ -1,0 +1,140 @@
+//! go-plugin's classic broker, plugin side. The host announces each side
+//! channel it listens on as a `ConnInfo` on the `StartStream` stream; `dial`
+//! waits for the announcement with the wanted id and connects to it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::proto::plugin::ConnInfo;
+use crate::proto::plugin::grpc_broker_server::GrpcBroker;
+use crate::transport::dial_unix_tls;
+
+/// go-plugin waits this long for the host to announce a broker id.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reaching a host side channel failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("timed out waiting for the host to announce broker connection {0}")]
+    Timeout(u32),
+    #[error("broker connection {id}: unsupported network {network:?}")]
+    Network { id: u32, network: String },
+    #[error("broker connection {id}: {source}")]
+    Connect {
+        id: u32,
+        source: tonic::transport::Error,
+    },
+}
+
+enum Slot {
+    Announced(ConnInfo),
+    Waiting(oneshot::Sender<ConnInfo>),
+}
+
+/// Shared by the gRPC service (which receives announcements) and the backend
+/// server (which dials).
+#[derive(Clone)]
+pub struct Broker {
+    slots: Arc<Mutex<HashMap<u32, Slot>>>,
+    tls: Arc<rustls::ClientConfig>,
+    // Keeps each StartStream's outbound half open: we never announce
+    // anything ourselves, and closing it would end the host's stream.
+    outbound: Arc<Mutex<Vec<mpsc::Sender<Result<ConnInfo, Status>>>>>,
+}
+
+impl Broker {
+    pub fn new(tls: Arc<rustls::ClientConfig>) -> Self {
+        Broker {
+            slots: Arc::default(),
+            tls,
+            outbound: Arc::default(),
+        }
+    }
+
+    fn announce(&self, info: ConnInfo) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        match slots.remove(&info.service_id) {
+            Some(Slot::Waiting(tx)) => {
+                let _ = tx.send(info);
+            }
+            _ => {
+                slots.insert(info.service_id, Slot::Announced(info));
+            }
+        }
+    }
+
+    async fn wait_for(&self, id: u32) -> Result<ConnInfo, BrokerError> {
+        let rx = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            match slots.remove(&id) {
+                Some(Slot::Announced(info)) => return Ok(info),
+                _ => {
+                    let (tx, rx) = oneshot::channel();
+                    slots.insert(id, Slot::Waiting(tx));
+                    rx
+                }
+            }
+        };
+        match tokio::time::timeout(DIAL_TIMEOUT, rx).await {
+            Ok(Ok(info)) => Ok(info),
+            _ => {
+                self.slots
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+                Err(BrokerError::Timeout(id))
+            }
+        }
+    }
+
+    /// Connects to the side channel the host announced as `id`.
+    pub async fn dial(&self, id: u32) -> Result<Channel, BrokerError> {
+        let info = self.wait_for(id).await?;
+        if info.network != "unix" {
+            return Err(BrokerError::Network {
+                id,
+                network: info.network,
+            });
+        }
+        dial_unix_tls(PathBuf::from(info.address), self.tls.clone())
+            .await
+            .map_err(|source| BrokerError::Connect { id, source })
+    }
+}
+
+type ConnInfoStream = Pin<Box<dyn Stream<Item = Result<ConnInfo, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl GrpcBroker for Broker {
+    type StartStreamStream = ConnInfoStream;
+
+    async fn start_stream(
+        &self,
+        request: Request<Streaming<ConnInfo>>,
+    ) -> Result<Response<Self::StartStreamStream>, Status> {
+        let mut inbound = request.into_inner();
+        let broker = self.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(info)) = inbound.next().await {
+                tracing::trace!(id = info.service_id, network = %info.network, "broker: host announced a connection");
+                broker.announce(info);
+            }
+        });
+        let (tx, rx) = mpsc::channel(1);
+        self.outbound
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(tx);
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}
