@@ -20,7 +20,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }
-    for extra in ["vault/sdk/logical/identity.proto", "vault/sdk/logical/plugin.proto"] {
+    for extra in [
+        "vault/sdk/logical/identity.proto",
+        "vault/sdk/logical/plugin.proto",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(extra).display());
     }
     let descriptors = protox::compile(&files, includes)?;

@@ -1,1 +1,43 @@
-fn main() {}
+//! Project automation: `cargo xtask <command>`. One module per command.
+
+mod bench;
+mod plugins;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  test     Install what the tests need (OpenBao in a venv under target/tools),
+           build the release plugin binaries, run the whole test suite.
+  bench    Measure the plugins in a real OpenBao and print one table.
+
+Run `cargo xtask <command> --help` for a command's options.";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_deref() {
+        Some("test") => test::run(&rest),
+        Some("bench") => bench::run(&rest),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n\n{HELP}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -95,7 +95,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Handles one request. `Ok(None)` means there is nothing at this path.
     async fn handle_request(&self, request: Request) -> Result<Option<Response>, Error>;
 
-    /// Decides whether a write is a create or an update.
+    /// Decides whether a write is a create or an update. An
+    /// [`Error::InvalidRequest`] here counts as [`Existence::Missing`]: the
+    /// handler then sees the write and refuses it with a 400 (the host would
+    /// turn an existence-check error into a bare 500).
     async fn existence_check(&self, _request: Request) -> Result<Existence, Error> {
         Ok(Existence::NotChecked)
     }

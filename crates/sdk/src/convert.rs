@@ -163,7 +163,11 @@ fn auth_from_wire(auth: pb::Auth) -> Result<Auth, DecodeError> {
         num_uses: auth.num_uses,
         entity_id: auth.entity_id,
         alias: auth.alias.map(alias_from_wire),
-        group_aliases: auth.group_aliases.into_iter().map(alias_from_wire).collect(),
+        group_aliases: auth
+            .group_aliases
+            .into_iter()
+            .map(alias_from_wire)
+            .collect(),
         bound_cidrs: auth.bound_cidrs,
         token_type: TokenType::from_wire(auth.token_type),
         no_default_policy: auth.no_default_policy,
@@ -265,7 +269,10 @@ pub(crate) fn error_to_wire(error: &Error) -> (Option<pb::Response>, pb::ProtoEr
             None,
             proto(err_type::PERMISSION_DENIED, error.to_string(), 0),
         ),
-        Error::UnsupportedPath => (None, proto(err_type::UNSUPPORTED_PATH, error.to_string(), 0)),
+        Error::UnsupportedPath => (
+            None,
+            proto(err_type::UNSUPPORTED_PATH, error.to_string(), 0),
+        ),
         Error::UnsupportedOperation => (
             None,
             proto(err_type::UNSUPPORTED_OPERATION, error.to_string(), 0),
@@ -283,7 +290,9 @@ pub(crate) fn error_to_wire(error: &Error) -> (Option<pb::Response>, pb::ProtoEr
 /// The current time, for tests of lease round trips.
 #[cfg(test)]
 fn now_rounded() -> std::time::SystemTime {
-    let since = std::time::SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     UNIX_EPOCH + Duration::new(since.as_secs(), since.subsec_nanos())
 }
 
@@ -345,6 +354,9 @@ mod tests {
     #[test]
     fn bad_request_json_names_the_field() {
         let err = json_map("data", "{not json").expect_err("must fail");
-        assert!(err.to_string().starts_with("request data is not valid JSON"));
+        assert!(
+            err.to_string()
+                .starts_with("request data is not valid JSON")
+        );
     }
 }

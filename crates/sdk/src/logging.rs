@@ -73,8 +73,10 @@ impl Visit for JsonVisitor<'_> {
             .insert(field.name().to_string(), Value::String(value.to_string()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), Value::String(format!("{value:?}")));
+        self.0.insert(
+            field.name().to_string(),
+            Value::String(format!("{value:?}")),
+        );
     }
 }
 
@@ -117,7 +119,10 @@ where
             hclog_level(event.metadata().level()).into(),
         );
         line.insert("@module".into(), Value::String(self.module.clone()));
-        line.insert("@timestamp".into(), Value::String(go_timestamp(SystemTime::now())));
+        line.insert(
+            "@timestamp".into(),
+            Value::String(go_timestamp(SystemTime::now())),
+        );
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(fields) = span.extensions().get::<SpanFields>() {
@@ -129,7 +134,9 @@ where
         }
         let mut fields = Map::new();
         event.record(&mut JsonVisitor(&mut fields));
-        let message = fields.remove("message").unwrap_or(Value::String(String::new()));
+        let message = fields
+            .remove("message")
+            .unwrap_or(Value::String(String::new()));
         line.insert("@message".into(), message);
         line.extend(fields);
         let mut text = Value::Object(line).to_string();

@@ -1,1 +1,32 @@
-//! Test fixtures.
+//! Fixtures for the plugins' tests. Each starts the real thing from the
+//! project's own files, on its own ports and temp dirs, and stops it on drop.
+//!
+//! - [`openbao::OpenBao`]: a real `bao server -dev` with a plugin directory,
+//!   plus helpers to register, mount and call plugins as an operator would.
+//! - [`host::PluginHost`]: a strict in-process go-plugin host for what a
+//!   real server cannot show (a wrong certificate, a broken handshake).
+//! - [`binaries`]: the release plugin binaries under test.
+
+pub mod binaries;
+pub mod host;
+pub mod openbao;
+pub mod process;
+
+use std::path::PathBuf;
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    // This crate lives in <root>/crates/test-support.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(|p| p.parent())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The cargo target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}

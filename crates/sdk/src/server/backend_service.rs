@@ -42,7 +42,11 @@ pub struct BackendService {
 }
 
 fn multiplex_id<T>(request: &Request<T>) -> Result<String, Status> {
-    let ids: Vec<_> = request.metadata().get_all(MULTIPLEX_ID_KEY).iter().collect();
+    let ids: Vec<_> = request
+        .metadata()
+        .get_all(MULTIPLEX_ID_KEY)
+        .iter()
+        .collect();
     match ids.as_slice() {
         [] => Ok(SINGLE.to_string()),
         [id] => match id.to_str() {
@@ -96,7 +100,9 @@ async fn isolated<T: Send + 'static>(
         Ok(result) => result,
         Err(join) => {
             tracing::error!(panic = join.is_panic(), "the request handler crashed");
-            Err(Error::internal("internal error: the plugin's request handler crashed"))
+            Err(Error::internal(
+                "internal error: the plugin's request handler crashed",
+            ))
         }
     }
 }
@@ -244,6 +250,14 @@ impl pb::backend_server::Backend for BackendService {
                 exists: existence == Existence::Exists,
                 err: None,
             },
+            // The host turns any existence-check error into a bare 500
+            // "internal error". Bad input is the handler's to refuse, with a
+            // 400 that says what is wrong: let the write through to it.
+            Err(Error::InvalidRequest(_)) => pb::HandleExistenceCheckReply {
+                check_found: true,
+                exists: false,
+                err: None,
+            },
             Err(err) => pb::HandleExistenceCheckReply {
                 check_found: true,
                 exists: false,
@@ -288,10 +302,7 @@ impl pb::backend_server::Backend for BackendService {
         Ok(Response::new(pb::Empty {}))
     }
 
-    async fn r#type(
-        &self,
-        request: Request<pb::Empty>,
-    ) -> Result<Response<pb::TypeReply>, Status> {
+    async fn r#type(&self, request: Request<pb::Empty>) -> Result<Response<pb::TypeReply>, Status> {
         let backend_type = self.instance(&request)?.backend.backend_type();
         Ok(Response::new(pb::TypeReply {
             r#type: backend_type.to_wire(),
@@ -301,10 +312,7 @@ impl pb::backend_server::Backend for BackendService {
 
 #[tonic::async_trait]
 impl PluginVersion for BackendService {
-    async fn version(
-        &self,
-        _: Request<VersionEmpty>,
-    ) -> Result<Response<VersionReply>, Status> {
+    async fn version(&self, _: Request<VersionEmpty>) -> Result<Response<VersionReply>, Status> {
         Ok(Response::new(VersionReply {
             plugin_version: self.version.to_string(),
         }))
@@ -320,6 +328,8 @@ impl PluginMultiplexing for MultiplexingService {
         &self,
         _: Request<MultiplexingSupportRequest>,
     ) -> Result<Response<MultiplexingSupportResponse>, Status> {
-        Ok(Response::new(MultiplexingSupportResponse { supported: true }))
+        Ok(Response::new(MultiplexingSupportResponse {
+            supported: true,
+        }))
     }
 }

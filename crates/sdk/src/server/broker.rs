@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_stream::{Stream, StreamExt};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
@@ -45,9 +45,6 @@ enum Slot {
 pub struct Broker {
     slots: Arc<Mutex<HashMap<u32, Slot>>>,
     tls: Arc<rustls::ClientConfig>,
-    // Keeps each StartStream's outbound half open: we never announce
-    // anything ourselves, and closing it would end the host's stream.
-    outbound: Arc<Mutex<Vec<mpsc::Sender<Result<ConnInfo, Status>>>>>,
 }
 
 impl Broker {
@@ -55,7 +52,6 @@ impl Broker {
         Broker {
             slots: Arc::default(),
             tls,
-            outbound: Arc::default(),
         }
     }
 
@@ -128,13 +124,8 @@ impl GrpcBroker for Broker {
                 broker.announce(info);
             }
         });
-        let (tx, rx) = mpsc::channel(1);
-        self.outbound
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(tx);
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        // We never announce services of our own, and ending our half would
+        // end the host's stream: it stays open and silent.
+        Ok(Response::new(Box::pin(tokio_stream::pending())))
     }
 }

@@ -35,7 +35,12 @@ mod tests {
 
     #[test]
     fn line_matches_go_plugin() {
-        let line = handshake_line(5, Path::new("/tmp/plugin123"), &[0xff, 0xee, 0xdd, 0xcc], false);
+        let line = handshake_line(
+            5,
+            Path::new("/tmp/plugin123"),
+            &[0xff, 0xee, 0xdd, 0xcc],
+            false,
+        );
         // 4 bytes -> "/+7dzA" without "==" padding.
         assert_eq!(line, "1|5|unix|/tmp/plugin123|grpc|/+7dzA");
         let line = handshake_line(5, Path::new("/tmp/p"), &[1], true);

@@ -87,6 +87,11 @@ pub fn serve(info: PluginInfo, factory: Factory) -> ExitCode {
         }
     };
     crate::logging::init(info.name);
+    // A panic is one error line in the host's log, not a plain-text
+    // backtrace it would show line by line at debug level.
+    std::panic::set_hook(Box::new(|panic| {
+        tracing::error!(panic = %panic, "plugin code panicked");
+    }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -149,7 +154,9 @@ async fn start(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> Resu
                 shutdown: shutdown.clone(),
             },
         ))
-        .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(StdioService))
+        .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(
+            StdioService,
+        ))
         .add_service(
             pb::backend_server::BackendServer::new(backend.clone())
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
@@ -179,9 +186,9 @@ async fn start(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> Resu
     tracing::debug!(address = %socket_path.display(), "plugin address");
 
     let stop = shutdown.clone();
-    let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
-        stop.triggered().await
-    }));
+    let server = tokio::spawn(
+        router.serve_with_incoming_shutdown(incoming, async move { stop.triggered().await }),
+    );
     shutdown.triggered().await;
     for backend in backend.drain() {
         let _ = tokio::time::timeout(GRACE, backend.cleanup()).await;

@@ -42,8 +42,8 @@ impl Identity {
     /// A fresh ECDSA P-521 self-signed certificate for `localhost`.
     pub fn generate() -> Result<Self, TlsSetupError> {
         use rcgen::{
-            BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-            IsCa, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+            BasicConstraints, CertificateParams, DistinguishedName, DnType,
+            ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
         };
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512)?;
         let mut params = CertificateParams::default();
@@ -135,7 +135,8 @@ impl ServerCertVerifier for PinnedCertVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.check(end_entity).map(|()| ServerCertVerified::assertion())
+        self.check(end_entity)
+            .map(|()| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -173,7 +174,8 @@ impl ClientCertVerifier for PinnedCertVerifier {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.check(end_entity).map(|()| ClientCertVerified::assertion())
+        self.check(end_entity)
+            .map(|()| ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

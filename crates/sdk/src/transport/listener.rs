@@ -18,9 +18,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The unix socket the host connects to. Removes its socket (and the private
 /// directory it made) when dropped.
-pub(crate) struct PluginListener {
-    pub(crate) listener: UnixListener,
-    pub(crate) path: PathBuf,
+pub struct PluginListener {
+    pub listener: UnixListener,
+    pub path: PathBuf,
     _private_dir: Option<tempfile::TempDir>,
 }
 
@@ -29,7 +29,7 @@ impl PluginListener {
     /// in a fresh directory only this user can enter. With a `group`
     /// (`PLUGIN_UNIX_SOCKET_GROUP`, a name or a numeric id) the socket is
     /// handed to that group and made group-writable, as go-plugin does.
-    pub(crate) fn bind(dir: Option<&Path>, group: Option<&str>) -> io::Result<Self> {
+    pub fn bind(dir: Option<&Path>, group: Option<&str>) -> io::Result<Self> {
         let (dir_path, private_dir) = match dir {
             Some(dir) => (dir.to_path_buf(), None),
             None => {
@@ -52,7 +52,7 @@ impl PluginListener {
 
 impl PluginListener {
     /// Splits off the guard that removes the socket when the plugin stops.
-    pub(crate) fn into_parts(self) -> (UnixListener, SocketGuard) {
+    pub fn into_parts(self) -> (UnixListener, SocketGuard) {
         (
             self.listener,
             SocketGuard {
@@ -64,7 +64,7 @@ impl PluginListener {
 }
 
 /// Removes the socket (and the private directory it lives in) when dropped.
-pub(crate) struct SocketGuard {
+pub struct SocketGuard {
     path: PathBuf,
     _private_dir: Option<tempfile::TempDir>,
 }
@@ -104,7 +104,7 @@ fn set_socket_group(path: &Path, group: &str) -> io::Result<()> {
 }
 
 /// A TLS connection from the host, ready for tonic.
-pub(crate) struct TlsConnection(TlsStream<UnixStream>);
+pub struct TlsConnection(TlsStream<UnixStream>);
 
 impl tonic::transport::server::Connected for TlsConnection {
     type ConnectInfo = ();
@@ -154,10 +154,10 @@ impl AsyncWrite for TlsConnection {
 /// Connections that completed the mutual-TLS handshake. A refused peer (a
 /// wrong certificate, plaintext, a stalled handshake) is logged and dropped;
 /// it never reaches gRPC.
-pub(crate) struct TlsIncoming;
+pub struct TlsIncoming;
 
 impl TlsIncoming {
-    pub(crate) fn start(
+    pub fn start(
         listener: UnixListener,
         config: Arc<rustls::ServerConfig>,
     ) -> ReceiverStream<io::Result<TlsConnection>> {

@@ -6,7 +6,7 @@ mod dial;
 mod listener;
 
 pub use dial::dial_unix_tls;
-pub(crate) use listener::{PluginListener, TlsIncoming};
+pub use listener::{PluginListener, SocketGuard, TlsConnection, TlsIncoming};
 
 /// go-plugin raises gRPC message limits to `math.MaxInt32` on both sides;
 /// tonic's 4 MiB default would refuse large requests Vault happily sends.

