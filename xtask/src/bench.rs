@@ -185,25 +185,36 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         ratio: ratio(m_ours, m_builtin),
     });
 
-    // First request after SIGKILL (OpenBao relaunches the plugin), against
-    // the same request on a running plugin.
+    // From SIGKILL to the first successful GET (OpenBao relaunches the
+    // plugin on demand), against the same GET on a running plugin. OpenBao
+    // may first answer on its stale connection (500): those tries count.
     let command = format!("example-kv-{version}");
     let mut relaunch = Vec::new();
     let mut warm = Vec::new();
+    let mut failed_tries = 0;
     for _ in 0..5 {
         warm.push(time_request(&bao, "p1/kv/bench"));
         let pids = bao.plugin_pids(&command);
+        let start = Instant::now();
         for pid in &pids {
             process::kill(*pid);
         }
-        process::wait_for(Duration::from_secs(5), || {
-            pids.iter().all(|p| !process::alive(*p)).then_some(())
-        });
-        relaunch.push(time_request(&bao, "p1/kv/bench"));
+        loop {
+            if bao.read("p1/kv/bench").status == 200 {
+                break;
+            }
+            failed_tries += 1;
+            if start.elapsed() > Duration::from_secs(10) {
+                bail!("the plugin was not relaunched within 10 s");
+            }
+        }
+        relaunch.push(start.elapsed());
     }
     let (r_ours, r_warm) = (median(relaunch), median(warm));
     rows.push(Row {
-        what: "first GET after SIGKILL (relaunch), median (vs warm GET)".into(),
+        what: format!(
+            "SIGKILL -> first good GET, median ({failed_tries} failed tries) (vs warm GET)"
+        ),
         ours: ms(r_ours),
         comparison: ms(r_warm),
         ratio: ratio(r_ours, r_warm),

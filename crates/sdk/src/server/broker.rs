@@ -13,6 +13,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::lifecycle::Shutdown;
 use crate::proto::plugin::ConnInfo;
 use crate::proto::plugin::grpc_broker_server::GrpcBroker;
 use crate::transport::dial_unix_tls;
@@ -45,13 +46,15 @@ enum Slot {
 pub struct Broker {
     slots: Arc<Mutex<HashMap<u32, Slot>>>,
     tls: Arc<rustls::ClientConfig>,
+    shutdown: Shutdown,
 }
 
 impl Broker {
-    pub fn new(tls: Arc<rustls::ClientConfig>) -> Self {
+    pub fn new(tls: Arc<rustls::ClientConfig>, shutdown: Shutdown) -> Self {
         Broker {
             slots: Arc::default(),
             tls,
+            shutdown,
         }
     }
 
@@ -125,7 +128,7 @@ impl GrpcBroker for Broker {
             }
         });
         // We never announce services of our own, and ending our half would
-        // end the host's stream: it stays open and silent.
-        Ok(Response::new(Box::pin(tokio_stream::pending())))
+        // end the host's stream: it stays open and silent until we stop.
+        Ok(Response::new(Box::pin(self.shutdown.silent_stream())))
     }
 }

@@ -32,6 +32,34 @@ impl Shutdown {
         let mut rx = self.tx.subscribe();
         let _ = rx.wait_for(|stop| *stop).await;
     }
+
+    /// A stream that yields nothing and ends when the plugin stops: the
+    /// open-ended half of a long-lived RPC (broker, stdio). Ending it lets
+    /// the graceful stop wait only for calls really in flight.
+    pub fn silent_stream<T: Send + 'static>(&self) -> UntilShutdown<T> {
+        let this = self.clone();
+        UntilShutdown {
+            done: Box::pin(async move { this.triggered().await }),
+            _item: std::marker::PhantomData,
+        }
+    }
+}
+
+/// See [`Shutdown::silent_stream`].
+pub struct UntilShutdown<T> {
+    done: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    _item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> tokio_stream::Stream for UntilShutdown<T> {
+    type Item = T;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        self.done.as_mut().poll(cx).map(|()| None)
+    }
 }
 
 /// Watches signals and the parent process; triggers `shutdown` when the

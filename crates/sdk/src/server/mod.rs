@@ -144,10 +144,12 @@ async fn start(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> Resu
     let shutdown = Shutdown::new();
     lifecycle::watch_process(shutdown.clone());
 
-    let broker = Broker::new(client_tls);
+    let broker = Broker::new(client_tls, shutdown.clone());
     let backend = BackendService::new(factory, broker.clone(), &info.catalog_version());
     let router = Server::builder()
-        .add_service(health::health_server::HealthServer::new(HealthService))
+        .add_service(health::health_server::HealthServer::new(HealthService {
+            shutdown: shutdown.clone(),
+        }))
         .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(broker))
         .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(
             ControllerService {
@@ -155,7 +157,9 @@ async fn start(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> Resu
             },
         ))
         .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(
-            StdioService,
+            StdioService {
+                shutdown: shutdown.clone(),
+            },
         ))
         .add_service(
             pb::backend_server::BackendServer::new(backend.clone())

@@ -19,7 +19,9 @@ const PLUGIN_SERVICE: &str = "plugin";
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// Reports SERVING for the server as a whole and for "plugin".
-pub struct HealthService;
+pub struct HealthService {
+    pub shutdown: Shutdown,
+}
 
 fn serving(service: &str) -> Result<HealthCheckResponse, Status> {
     if service.is_empty() || service == PLUGIN_SERVICE {
@@ -49,8 +51,8 @@ impl Health for HealthService {
         use tokio_stream::StreamExt;
         let first = serving(&request.get_ref().service)?;
         // The status never changes while we serve, so the stream stays open
-        // after its first answer.
-        let stream = tokio_stream::once(Ok(first)).chain(tokio_stream::pending());
+        // after its first answer, until the plugin stops.
+        let stream = tokio_stream::once(Ok(first)).chain(self.shutdown.silent_stream());
         Ok(Response::new(Box::pin(stream)))
     }
 }
@@ -71,8 +73,11 @@ impl GrpcController for ControllerService {
 
 /// go-plugin forwards a plugin's stdout/stderr writes here. Ours never writes
 /// to stdout after the handshake and logs straight to stderr (which the host
-/// reads line by line), so the stream stays open and empty.
-pub struct StdioService;
+/// reads line by line), so the stream stays open and empty until the plugin
+/// stops.
+pub struct StdioService {
+    pub shutdown: Shutdown,
+}
 
 #[tonic::async_trait]
 impl GrpcStdio for StdioService {
@@ -82,6 +87,6 @@ impl GrpcStdio for StdioService {
         &self,
         _: Request<()>,
     ) -> Result<Response<Self::StreamStdioStream>, Status> {
-        Ok(Response::new(Box::pin(tokio_stream::pending())))
+        Ok(Response::new(Box::pin(self.shutdown.silent_stream())))
     }
 }
