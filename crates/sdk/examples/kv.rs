@@ -2,17 +2,19 @@
 //! the SDK's own integration tests mount in OpenBao.
 //!
 //! Paths: `kv/<key>` (read, create, update, delete), `kv/` and `kv/<prefix>/`
-//! (list), `config` (read, update: `max_entries`), and `crash`, which panics
-//! on purpose to show that one broken handler fails one request, not the
-//! plugin.
+//! (list), `config` (read, update: `max_entries`), `info` (read: what the
+//! host's system view says about the mount), and `crash`, which panics on
+//! purpose to show that one broken handler fails one request, not the plugin.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vault_plugin_sdk::backend::{Backend, BackendType, Existence, factory};
 use vault_plugin_sdk::logical::{Error, Map, Operation, Request, Response};
 use vault_plugin_sdk::storage::{Storage, StorageEntry};
+use vault_plugin_sdk::system_view::SystemView;
 
 const ENTRY_PREFIX: &str = "entries/";
 const CONFIG_KEY: &str = "config";
@@ -23,7 +25,9 @@ struct Config {
     max_entries: u64,
 }
 
-struct KvBackend;
+struct KvBackend {
+    system: Arc<dyn SystemView>,
+}
 
 /// A key is one or more `/`-separated segments of letters, digits, `_`, `-`, `.`.
 fn valid_key(key: &str) -> bool {
@@ -83,6 +87,21 @@ async fn count_entries(storage: &dyn Storage, prefix: &str) -> Result<u64, Error
 }
 
 impl KvBackend {
+    async fn info(&self) -> Result<Option<Response>, Error> {
+        let host =
+            |e: vault_plugin_sdk::system_view::SystemViewError| Error::internal(e.to_string());
+        let default_ttl = self.system.default_lease_ttl().await.map_err(host)?;
+        let max_ttl = self.system.max_lease_ttl().await.map_err(host)?;
+        let local = self.system.local_mount().await.map_err(host)?;
+        let env = self.system.plugin_env().await.map_err(host)?;
+        Ok(Some(Response::with_data(serde_json::json!({
+            "default_lease_ttl": default_ttl.as_secs(),
+            "max_lease_ttl": max_ttl.as_secs(),
+            "local_mount": local,
+            "host_version": env.vault_version,
+        }))))
+    }
+
     async fn config(&self, req: &Request) -> Result<Option<Response>, Error> {
         match req.operation {
             Operation::Read => {
@@ -184,6 +203,9 @@ impl Backend for KvBackend {
         if path == CONFIG_KEY {
             return self.config(&req).await;
         }
+        if path == "info" && req.operation == Operation::Read {
+            return self.info().await;
+        }
         if path == "crash" {
             panic!("the crash path panics on purpose");
         }
@@ -234,6 +256,10 @@ fn main() -> ExitCode {
             name: "vault-plugin-example-kv",
             version: env!("CARGO_PKG_VERSION"),
         },
-        factory(|_config| async { Ok(KvBackend) }),
+        factory(|config| async move {
+            Ok(KvBackend {
+                system: config.system,
+            })
+        }),
     )
 }

@@ -203,6 +203,13 @@ async fn reports_health_version_and_multiplexing() {
         format!("v{}", env!("CARGO_PKG_VERSION"))
     );
     assert!(plugin.multiplexing_supported().await.expect("mux"));
+    // A service the plugin does not serve answers Unimplemented, as hosts
+    // expect when they probe for optional services.
+    let storage = vault_plugin_sdk::proto::pb::storage_client::StorageClient::new(plugin.channel())
+        .get(vault_plugin_sdk::proto::pb::StorageGetArgs::default())
+        .await
+        .expect_err("the plugin serves no storage");
+    assert_eq!(storage.code(), tonic::Code::Unimplemented);
 }
 
 #[tokio::test]
@@ -255,6 +262,23 @@ async fn storage_round_trips_through_the_broker() {
         gone.response.is_none() && gone.err.is_none(),
         "nothing there: {gone:?}"
     );
+}
+
+#[tokio::test]
+async fn the_system_view_is_served_through_the_broker() {
+    let plugin = Launch::new(&plugin())
+        .spawn()
+        .connect()
+        .await
+        .expect("connect");
+    let mount = plugin.mount("m").await.expect("setup");
+    let info = mount
+        .request("read", "info", json!(null))
+        .await
+        .expect("read");
+    let data = reply_data(&info);
+    assert_eq!(data["default_lease_ttl"], 768 * 3600);
+    assert_eq!(data["host_version"], "0.0.0-test-host");
 }
 
 #[tokio::test]

@@ -214,8 +214,29 @@ fn bad_input_is_a_400_naming_the_problem_and_never_a_crash() {
 }
 
 #[test]
+fn the_system_view_reaches_the_plugin() {
+    let bao = server_with_mount();
+    let info = bao.read("kv1/info").ok();
+    // A dev server's defaults: 768h leases, a replicated mount, version 2.7.2.
+    assert_eq!(info.body["data"]["default_lease_ttl"], 768 * 3600);
+    assert_eq!(info.body["data"]["max_lease_ttl"], 768 * 3600);
+    assert_eq!(info.body["data"]["local_mount"], false);
+    assert_eq!(
+        info.body["data"]["host_version"],
+        vault_plugin_test_support::openbao::OPENBAO_VERSION
+    );
+}
+
+#[test]
 fn registration_checks_the_reported_version() {
     let bao = OpenBao::start();
+    // The right version registers, and the process launched to ask is gone.
+    bao.register_plugin(PluginKind::Secret, NAME, &plugin(), VERSION);
+    process::wait_for(Duration::from_secs(5), || {
+        bao.plugin_pids(COMMAND).is_empty().then_some(())
+    })
+    .expect("registration leaves no plugin process behind");
+
     let sha = vault_plugin_test_support::openbao::sha256_file(&plugin());
     std::fs::copy(plugin(), bao.plugin_dir().join("kv-wrong-version")).expect("install");
     let refused = bao.write(

@@ -338,6 +338,11 @@ impl Plugin {
         self.spawned.wait_exit(timeout)
     }
 
+    /// The host's connection to the plugin.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     pub fn backend(&self) -> pb::backend_client::BackendClient<Channel> {
         pb::backend_client::BackendClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_SIZE)

@@ -6,6 +6,7 @@ mod broker;
 mod handshake;
 mod launch;
 mod lifecycle;
+mod router;
 mod services;
 
 use std::io::Write;
@@ -25,6 +26,7 @@ use crate::transport::{MAX_MESSAGE_SIZE, PluginListener, TlsIncoming, automtls};
 use backend_service::{BackendService, MultiplexingService};
 use broker::Broker;
 use lifecycle::Shutdown;
+use router::PluginRouter;
 use services::{ControllerService, HealthService, StdioService};
 
 /// How long in-flight requests get to finish once the plugin is told to stop.
@@ -146,34 +148,25 @@ async fn start(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> Resu
 
     let broker = Broker::new(client_tls, shutdown.clone());
     let backend = BackendService::new(factory, broker.clone(), &info.catalog_version());
-    let router = Server::builder()
-        .add_service(health::health_server::HealthServer::new(HealthService {
+    let router = PluginRouter {
+        health: health::health_server::HealthServer::new(HealthService {
             shutdown: shutdown.clone(),
-        }))
-        .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(broker))
-        .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(
-            ControllerService {
-                shutdown: shutdown.clone(),
-            },
-        ))
-        .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(
-            StdioService {
-                shutdown: shutdown.clone(),
-            },
-        ))
-        .add_service(
-            pb::backend_server::BackendServer::new(backend.clone())
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        )
-        .add_service(logical::plugin_version_server::PluginVersionServer::new(
-            backend.clone(),
-        ))
-        .add_service(
-            multiplexing::plugin_multiplexing_server::PluginMultiplexingServer::new(
-                MultiplexingService,
-            ),
-        );
+        }),
+        broker: plugin::grpc_broker_server::GrpcBrokerServer::new(broker),
+        controller: plugin::grpc_controller_server::GrpcControllerServer::new(ControllerService {
+            shutdown: shutdown.clone(),
+        }),
+        stdio: plugin::grpc_stdio_server::GrpcStdioServer::new(StdioService {
+            shutdown: shutdown.clone(),
+        }),
+        backend: pb::backend_server::BackendServer::new(backend.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        version: logical::plugin_version_server::PluginVersionServer::new(backend.clone()),
+        multiplexing: multiplexing::plugin_multiplexing_server::PluginMultiplexingServer::new(
+            MultiplexingService,
+        ),
+    };
 
     let incoming = TlsIncoming::start(listener, server_tls);
     let line = handshake_line(
@@ -190,9 +183,11 @@ async fn start(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> Resu
     tracing::debug!(address = %socket_path.display(), "plugin address");
 
     let stop = shutdown.clone();
-    let server = tokio::spawn(
-        router.serve_with_incoming_shutdown(incoming, async move { stop.triggered().await }),
-    );
+    let server = tokio::spawn(Server::builder().serve_with_incoming_shutdown(
+        router,
+        incoming,
+        async move { stop.triggered().await },
+    ));
     shutdown.triggered().await;
     for backend in backend.drain() {
         let _ = tokio::time::timeout(GRACE, backend.cleanup()).await;
