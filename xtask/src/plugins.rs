@@ -15,11 +15,23 @@ pub struct PluginBinary {
 
 /// Everything the test suite mounts. The shipped plugins join this list as
 /// they land.
-pub const ALL: &[PluginBinary] = &[PluginBinary {
-    package: "vault-plugin-sdk",
-    kind: "--example",
-    target: "kv",
-}];
+pub const ALL: &[PluginBinary] = &[
+    PluginBinary {
+        package: "vault-plugin-sdk",
+        kind: "--example",
+        target: "kv",
+    },
+    PluginBinary {
+        package: "vault-plugin-sdk",
+        kind: "--example",
+        target: "leases",
+    },
+    PluginBinary {
+        package: "vault-plugin-sdk",
+        kind: "--example",
+        target: "userpass",
+    },
+];
 
 impl PluginBinary {
     /// Where the release build puts it.

@@ -37,12 +37,10 @@ fn json_map(field: &'static str, text: &str) -> Result<Map, DecodeError> {
     serde_json::from_str(text).map_err(|source| DecodeError { field, source })
 }
 
+/// Always a JSON document: the host decodes these fields unconditionally
+/// and fails the request on an empty string ("unexpected end of JSON input").
 fn json_text(map: &Map) -> String {
-    if map.is_empty() {
-        String::new()
-    } else {
-        serde_json::Value::Object(map.clone()).to_string()
-    }
+    serde_json::Value::Object(map.clone()).to_string()
 }
 
 fn nanos_to_duration(n: i64) -> Duration {
@@ -72,6 +70,9 @@ fn headers_to_wire(headers: &HashMap<String, Vec<String>>) -> HashMap<String, pb
         .collect()
 }
 
+/// Go's zero `time.Time` (0001-01-01T00:00:00Z) in Unix seconds.
+const GO_ZERO_TIME_UNIX: i64 = -62_135_596_800;
+
 fn lease_from_wire(lease: Option<pb::LeaseOptions>) -> LeaseOptions {
     let Some(lease) = lease else {
         return LeaseOptions::default();
@@ -81,6 +82,7 @@ fn lease_from_wire(lease: Option<pb::LeaseOptions>) -> LeaseOptions {
         max_ttl: nanos_to_duration(lease.max_ttl),
         renewable: lease.renewable,
         increment: nanos_to_duration(lease.increment),
+        // Go's zero time (no issue time) is before 1970 and becomes `None`.
         issue_time: lease.issue_time.and_then(|t| {
             let secs = u64::try_from(t.seconds).ok()?;
             let nanos = u32::try_from(t.nanos).ok()?;
@@ -95,12 +97,20 @@ fn lease_to_wire(lease: &LeaseOptions) -> pb::LeaseOptions {
         max_ttl: duration_to_nanos(lease.max_ttl),
         renewable: lease.renewable,
         increment: duration_to_nanos(lease.increment),
-        issue_time: lease.issue_time.map(|t| {
-            let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-            prost_types::Timestamp {
-                seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-                nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
+        // The host refuses a lease without an issue time ("proto: invalid nil
+        // Timestamp"); Go plugins send Go's zero time when there is none.
+        issue_time: Some(match lease.issue_time {
+            Some(t) => {
+                let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+                prost_types::Timestamp {
+                    seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+                    nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
+                }
             }
+            None => prost_types::Timestamp {
+                seconds: GO_ZERO_TIME_UNIX,
+                nanos: 0,
+            },
         }),
     }
 }
@@ -329,6 +339,15 @@ mod tests {
             issue_time: Some(now_rounded()),
         };
         assert_eq!(lease_from_wire(Some(lease_to_wire(&lease))), lease);
+    }
+
+    #[test]
+    fn a_lease_without_issue_time_carries_gos_zero_time() {
+        let lease = LeaseOptions::default();
+        let wire = lease_to_wire(&lease);
+        let stamp = wire.issue_time.expect("the host refuses a nil timestamp");
+        assert_eq!((stamp.seconds, stamp.nanos), (-62_135_596_800, 0));
+        assert_eq!(lease_from_wire(Some(wire)), lease);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod backend;
 mod convert;
+pub mod framework;
 pub mod logging;
 pub mod logical;
 #[doc(hidden)]

@@ -27,6 +27,18 @@ pub const EXAMPLE_KV: Artifact = Artifact::Example {
     name: "kv",
 };
 
+/// The SDK's framework example: leased credentials, existence checks, WAL.
+pub const EXAMPLE_LEASES: Artifact = Artifact::Example {
+    package: "vault-plugin-sdk",
+    name: "leases",
+};
+
+/// The SDK's framework example auth method: users, login, token settings.
+pub const EXAMPLE_USERPASS: Artifact = Artifact::Example {
+    package: "vault-plugin-sdk",
+    name: "userpass",
+};
+
 static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// The path of the release binary, building it if needed.

@@ -46,6 +46,38 @@ pub enum HostError {
     Io(#[from] std::io::Error),
     #[error("TLS: {0}")]
     Tls(#[from] automtls::TlsSetupError),
+    #[error("a Go host would refuse this reply: {0}")]
+    Refused(String),
+}
+
+/// What a Go host's translation of a reply (Vault's `pb/translation.go`)
+/// refuses: JSON fields it decodes unconditionally, and leases without an
+/// issue time.
+fn check_reply(reply: &pb::HandleRequestReply) -> Result<(), HostError> {
+    let Some(resp) = &reply.response else {
+        return Ok(());
+    };
+    let json = |what: &str, text: &str| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map(|_| ())
+            .map_err(|e| HostError::Refused(format!("{what} {text:?} is not JSON: {e}")))
+    };
+    let lease = |what: &str, lease: &Option<pb::LeaseOptions>| match lease {
+        Some(l) if l.issue_time.is_some() => Ok(()),
+        _ => Err(HostError::Refused(format!(
+            "{what} lease has no issue time (proto: invalid nil Timestamp)"
+        ))),
+    };
+    json("response data", &resp.data)?;
+    if let Some(secret) = &resp.secret {
+        json("secret internal data", &secret.internal_data)?;
+        lease("secret", &secret.lease_options)?;
+    }
+    if let Some(auth) = &resp.auth {
+        json("auth internal data", &auth.internal_data)?;
+        lease("auth", &auth.lease_options)?;
+    }
+    Ok(())
 }
 
 /// The parsed handshake line.
@@ -511,8 +543,10 @@ impl Mount {
                 storage_id: 0,
                 request: Some(Self::wire_request(operation, path, &data)),
             }))
-            .await?;
-        Ok(reply.into_inner())
+            .await?
+            .into_inner();
+        check_reply(&reply)?;
+        Ok(reply)
     }
 
     /// Asks whether the target of a write exists.

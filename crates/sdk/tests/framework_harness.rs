@@ -1,0 +1,117 @@
+//! The path framework's examples driven by the strict test host: the replies
+//! must be ones a Go host accepts, and routing, help and field errors are
+//! checked call by call without an OpenBao.
+
+use serde_json::json;
+use vault_plugin_test_support::binaries::{EXAMPLE_USERPASS, release_binary};
+use vault_plugin_test_support::host::{Launch, Mount, reply_data};
+
+async fn userpass() -> (vault_plugin_test_support::host::Plugin, Mount) {
+    let plugin = Launch::new(&release_binary(EXAMPLE_USERPASS))
+        .spawn()
+        .connect()
+        .await
+        .expect("connect");
+    let mount = plugin.mount("up").await.expect("mount");
+    (plugin, mount)
+}
+
+#[tokio::test]
+async fn an_auth_reply_carries_the_token_settings() {
+    let (_plugin, mount) = userpass().await;
+    assert_eq!(
+        mount.backend_type().await.expect("type"),
+        2,
+        "an auth method"
+    );
+    mount
+        .request(
+            "create",
+            "users/alice",
+            json!({"password": "pw", "token_policies": "a,b", "token_ttl": "5m", "token_period": 0}),
+        )
+        .await
+        .expect("create");
+    let reply = mount
+        .request("update", "login/alice", json!({"password": "pw"}))
+        .await
+        .expect("a reply a Go host accepts");
+    assert!(reply.err.is_none(), "{:?}", reply.err);
+    let auth = reply.response.and_then(|r| r.auth).expect("auth");
+    assert_eq!(auth.policies, vec!["a", "b"]);
+    let lease = auth.lease_options.expect("lease");
+    assert_eq!(lease.ttl, 300 * 1_000_000_000);
+    assert!(lease.renewable);
+    assert_eq!(auth.alias.expect("alias").name, "alice");
+}
+
+#[tokio::test]
+async fn unmatched_paths_and_operations_and_bad_fields_are_typed_errors() {
+    let (_plugin, mount) = userpass().await;
+    let err = |reply: vault_plugin_sdk::proto::pb::HandleRequestReply| reply.err.expect("an error");
+    let missing = err(mount
+        .request("read", "nowhere", json!(null))
+        .await
+        .expect("reply"));
+    assert_eq!(missing.err_msg, "unsupported path");
+    let wrong_op = err(mount
+        .request("delete", "login/alice", json!(null))
+        .await
+        .expect("reply"));
+    assert_eq!(wrong_op.err_msg, "unsupported operation");
+    let bad = mount
+        .request(
+            "update",
+            "login/alice",
+            json!({"password": ["not", "a", "string"]}),
+        )
+        .await
+        .expect("reply");
+    assert_eq!(
+        bad.err.as_ref().map(|e| e.err_msg.as_str()),
+        Some("invalid request")
+    );
+    assert_eq!(
+        reply_data(&bad)["error"],
+        "Field validation failed: error converting input <redacted> for field \"password\": \
+         '' expected type 'string', got unconvertible type '[]interface {}', value: '<redacted>'"
+    );
+}
+
+#[tokio::test]
+async fn help_renders_the_path_and_its_fields() {
+    let (_plugin, mount) = userpass().await;
+    let reply = mount
+        .request("help", "login/alice", json!(null))
+        .await
+        .expect("help");
+    let data = reply_data(&reply);
+    let text = data["help"].as_str().expect("text");
+    assert!(
+        text.starts_with("Request:        login/alice\nMatching Route: ^login/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    password (string)\n\n        The user's password."),
+        "{text}"
+    );
+    assert!(
+        data["openapi"]["paths"]["/login/{name}"]["post"].is_object(),
+        "{data}"
+    );
+    let root = reply_data(
+        &mount
+            .request("help", "", json!(null))
+            .await
+            .expect("root help"),
+    );
+    let text = root["help"].as_str().expect("text");
+    assert!(
+        text.starts_with("## DESCRIPTION\n\nLog in with a user name and password."),
+        "{text}"
+    );
+    assert!(
+        text.contains("    ^users/?$\n        List users."),
+        "{text}"
+    );
+}
