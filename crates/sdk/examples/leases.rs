@@ -8,10 +8,17 @@
 //!
 //! Paths: `roles/<name>` (create, update, read, delete), `roles/` (list),
 //! `creds/<name>` (read issues a credential; update with `fail=true` stops
-//! half-way, after the file is made, to show the rollback).
+//! half-way, after the file is made, to show the rollback), `tidy` (read:
+//! how often the periodic function ran), `info` (a raw text response) and
+//! `docs` (a redirect).
+//!
+//! With the mount option `heartbeat_ms`, a background task writes a counter
+//! to `<state_dir>/heartbeat` at that interval until the mount is cleaned up.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -28,9 +35,47 @@ const WAL_CREDENTIAL: &str = "credential";
 
 struct Leases {
     state_dir: PathBuf,
+    /// Roles read for issuing, kept until a write here or an invalidation
+    /// from another node says they changed.
+    roles: RwLock<HashMap<String, Role>>,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+impl Leases {
+    async fn role(&self, req: &Request, name: &str) -> Result<Option<Role>, Error> {
+        if let Some(role) = self
+            .roles
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+        {
+            return Ok(Some(role.clone()));
+        }
+        let role: Option<Role> = req.storage.get_json(&role_key(name)).await?;
+        if let Some(role) = &role {
+            self.roles
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name.to_string(), role.clone());
+        }
+        Ok(role)
+    }
+
+    fn forget(&self, name: &str) {
+        self.roles
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+    }
+}
+
+/// A role changed on another node: drop the cached copy.
+async fn invalidate(backend: &Leases, key: &str) {
+    if let Some(name) = key.strip_prefix("roles/") {
+        backend.forget(name);
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize, Default)]
 struct Role {
     ttl: u64,
     max_ttl: u64,
@@ -134,7 +179,7 @@ async fn issue(
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
     let name: String = data.get("name")?;
-    let Some(role) = req.storage.get_json::<Role>(&role_key(&name)).await? else {
+    let Some(role) = backend.role(req, &name).await? else {
         return Err(Error::invalid(format!("unknown role {name:?}")));
     };
     let fail: bool = data.get("fail")?;
@@ -235,6 +280,43 @@ async fn roll_back(_: &Leases, _: &Request, kind: &str, data: &Value) -> Result<
     }
 }
 
+const TIDY_KEY: &str = "tidy/runs";
+
+/// The periodic function: housekeeping on the host's rollback tick.
+async fn tidy(_: &Leases, req: &Request) -> Result<Option<Response>, Error> {
+    let runs: u64 = req.storage.get_json(TIDY_KEY).await?.unwrap_or(0);
+    req.storage.put_json(TIDY_KEY, &(runs + 1)).await?;
+    Ok(None)
+}
+
+async fn read_tidy(_: &Leases, req: &Request, _: &FieldData) -> Result<Option<Response>, Error> {
+    let runs: u64 = req.storage.get_json(TIDY_KEY).await?.unwrap_or(0);
+    Ok(Some(Response::with_data(json!({ "runs": runs }))))
+}
+
+async fn info(_: &Leases, _: &Request, _: &FieldData) -> Result<Option<Response>, Error> {
+    Ok(Some(Response::raw(
+        200,
+        "text/plain; charset=utf-8",
+        b"leases example\n",
+    )))
+}
+
+async fn docs(_: &Leases, _: &Request, _: &FieldData) -> Result<Option<Response>, Error> {
+    Ok(Some(Response::redirect("https://openbao.org/docs/")))
+}
+
+async fn heartbeat(file: PathBuf, every: Duration) {
+    let mut beats = 0u64;
+    loop {
+        beats += 1;
+        if let Err(err) = std::fs::write(&file, beats.to_string()) {
+            tracing::warn!(error = %err, "heartbeat not written");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 fn paths() -> Vec<Path<Leases>> {
     let name = || pattern::generic_name("name");
     vec![
@@ -263,6 +345,15 @@ fn paths() -> Vec<Path<Leases>> {
                 "Issue a credential.",
                 "Issues a leased credential from a role.",
             ),
+        Path::new("tidy")
+            .read(read_tidy)
+            .help("Housekeeping.", "How often the periodic function ran."),
+        Path::new("info")
+            .read(info)
+            .help("About.", "A plain-text description (a raw response)."),
+        Path::new("docs")
+            .read(docs)
+            .help("Documentation.", "Redirects to the documentation."),
     ]
 }
 
@@ -285,12 +376,29 @@ fn main() -> ExitCode {
                 Some(Err(_)) => return Err(Error::invalid("wal_min_age: expected whole seconds")),
                 None => DEFAULT_WAL_ROLLBACK_MIN_AGE,
             };
-            Ok(Framework::new(BackendType::Secrets, Leases { state_dir })
-                .help("Issues leased credentials as files in a directory.")
-                .paths(paths())
-                .secret(SecretType::new(CREDENTIAL).renew(renew).revoke(revoke))
-                .wal_rollback(roll_back, min_age)
-                .build()?)
+            if let Some(ms) = config.config.get("heartbeat_ms") {
+                let ms: u64 = ms
+                    .parse()
+                    .map_err(|_| Error::invalid("heartbeat_ms: expected whole milliseconds"))?;
+                config.tasks.spawn(heartbeat(
+                    state_dir.join("heartbeat"),
+                    Duration::from_millis(ms),
+                ));
+            }
+            Ok(Framework::new(
+                BackendType::Secrets,
+                Leases {
+                    state_dir,
+                    roles: RwLock::default(),
+                },
+            )
+            .help("Issues leased credentials as files in a directory.")
+            .paths(paths())
+            .secret(SecretType::new(CREDENTIAL).renew(renew).revoke(revoke))
+            .wal_rollback(roll_back, min_age)
+            .periodic(tidy)
+            .invalidate(invalidate)
+            .build()?)
         }),
     )
 }

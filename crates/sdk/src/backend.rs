@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use crate::logical::{Error, Request, Response};
 use crate::storage::Storage;
 use crate::system_view::SystemView;
+use crate::tasks::Tasks;
 
 /// Whether a plugin is a secrets engine or an auth method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +77,9 @@ pub struct BackendConfig {
     pub config: HashMap<String, String>,
     /// A UUID unique to this mount.
     pub backend_uuid: String,
+    /// Background work for this mount; the SDK stops it after
+    /// [`Backend::cleanup`].
+    pub tasks: Tasks,
 }
 
 /// One mount's logic. Every method may be called concurrently.
@@ -103,7 +107,8 @@ pub trait Backend: Send + Sync + 'static {
         Ok(Existence::NotChecked)
     }
 
-    /// The mount goes away (unmount, reload, shutdown): stop background work.
+    /// The mount goes away (unmount, reload, shutdown). Tasks started on
+    /// [`BackendConfig::tasks`] are stopped right after this returns.
     async fn cleanup(&self) {}
 
     /// A storage key was changed by another node: drop what is cached from it.

@@ -17,6 +17,7 @@ pub mod proto;
 pub mod server;
 pub mod storage;
 pub mod system_view;
+pub mod tasks;
 #[doc(hidden)]
 pub mod transport;
 

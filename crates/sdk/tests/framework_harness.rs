@@ -2,8 +2,10 @@
 //! must be ones a Go host accepts, and routing, help and field errors are
 //! checked call by call without an OpenBao.
 
+use std::time::Duration;
+
 use serde_json::json;
-use vault_plugin_test_support::binaries::{EXAMPLE_USERPASS, release_binary};
+use vault_plugin_test_support::binaries::{EXAMPLE_LEASES, EXAMPLE_USERPASS, release_binary};
 use vault_plugin_test_support::host::{Launch, Mount, reply_data};
 
 async fn userpass() -> (vault_plugin_test_support::host::Plugin, Mount) {
@@ -113,5 +115,95 @@ async fn help_renders_the_path_and_its_fields() {
     assert!(
         text.contains("    ^users/?$\n        List users."),
         "{text}"
+    );
+}
+
+async fn leases(options: &[(&str, &str)]) -> (vault_plugin_test_support::host::Plugin, Mount) {
+    let plugin = Launch::new(&release_binary(EXAMPLE_LEASES))
+        .spawn()
+        .connect()
+        .await
+        .expect("connect");
+    let config = options
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mount = plugin.mount_with("leases", config).await.expect("mount");
+    (plugin, mount)
+}
+
+#[tokio::test]
+async fn the_periodic_function_runs_on_each_rollback_request() {
+    let (_plugin, mount) = leases(&[]).await;
+    for _ in 0..2 {
+        let reply = mount
+            .request("rollback", "", json!(null))
+            .await
+            .expect("rollback");
+        assert!(reply.err.is_none(), "{:?}", reply.err);
+    }
+    let tidy = mount
+        .request("read", "tidy", json!(null))
+        .await
+        .expect("read");
+    assert_eq!(reply_data(&tidy)["runs"], 2);
+}
+
+#[tokio::test]
+async fn invalidation_drops_state_cached_from_a_changed_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state_dir = dir.path().to_string_lossy().into_owned();
+    let (_plugin, mount) = leases(&[("state_dir", &state_dir)]).await;
+    mount
+        .request("create", "roles/web", json!({"prefix": "old"}))
+        .await
+        .expect("create");
+    let issue = || async {
+        let reply = mount
+            .request("read", "creds/web", json!(null))
+            .await
+            .expect("issue");
+        reply_data(&reply)["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(issue().await.starts_with("old-"));
+    // Another node rewrites the role: until the host says so, the cached
+    // copy is used; after InvalidateKey, the new one.
+    mount.storage.set(
+        "roles/web",
+        serde_json::to_vec(&json!({"prefix": "new", "ttl": 0, "max_ttl": 0, "password": "", "written_as": "update"}))
+            .expect("json"),
+    );
+    assert!(issue().await.starts_with("old-"), "served from the cache");
+    mount.invalidate("roles/web").await.expect("invalidate");
+    assert!(
+        issue().await.starts_with("new-"),
+        "reloaded after invalidation"
+    );
+}
+
+#[tokio::test]
+async fn background_tasks_stop_when_the_mount_is_cleaned_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state_dir = dir.path().to_string_lossy().into_owned();
+    let (plugin, mount) = leases(&[("state_dir", &state_dir), ("heartbeat_ms", "10")]).await;
+    let beats = || {
+        std::fs::read_to_string(dir.path().join("heartbeat"))
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(beats() > 3, "the task runs while mounted");
+    mount.cleanup().await.expect("cleanup");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let after = beats();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(beats(), after, "the task stopped with the mount");
+    assert!(
+        plugin.health("plugin").await.is_ok(),
+        "the process serves on"
     );
 }

@@ -326,3 +326,67 @@ fn logins_refuse_wrong_and_empty_passwords_and_bad_token_settings() {
         90
     );
 }
+
+#[test]
+fn raw_and_redirect_responses_reach_the_client_as_they_are() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bao = leases_mount(dir.path());
+    let info = bao.read("leases/info");
+    assert_eq!(info.status, 200);
+    assert_eq!(
+        info.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(info.body, json!("leases example\n"));
+    let docs = bao.read("leases/docs");
+    assert_eq!(docs.status, 307);
+    assert_eq!(docs.header("location"), Some("https://openbao.org/docs/"));
+}
+
+#[test]
+fn two_mounts_share_a_process_but_not_their_background_tasks() {
+    let one = tempfile::tempdir().expect("tempdir");
+    let two = tempfile::tempdir().expect("tempdir");
+    let bao = OpenBao::start();
+    bao.register_plugin(
+        PluginKind::Secret,
+        "example-leases",
+        &release_binary(EXAMPLE_LEASES),
+        VERSION,
+    );
+    for (path, dir) in [("one", &one), ("two", &two)] {
+        bao.request(
+            "POST",
+            &format!("sys/mounts/{path}"),
+            Some(json!({
+                "type": "example-leases",
+                "plugin_version": VERSION,
+                "options": {"state_dir": dir.path().to_string_lossy(), "heartbeat_ms": "10"},
+            })),
+        )
+        .ok();
+    }
+    let beats = |dir: &Path| {
+        std::fs::read_to_string(dir.join("heartbeat"))
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    process::wait_for(Duration::from_secs(5), || {
+        (beats(one.path()) > 3 && beats(two.path()) > 3).then_some(())
+    })
+    .expect("both mounts' tasks run");
+    bao.delete("sys/mounts/one").ok();
+    std::thread::sleep(Duration::from_millis(100));
+    let (one_after, two_after) = (beats(one.path()), beats(two.path()));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        beats(one.path()),
+        one_after,
+        "the unmounted mount's task stopped"
+    );
+    assert!(
+        beats(two.path()) > two_after,
+        "the other mount's task goes on"
+    );
+}

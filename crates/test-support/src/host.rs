@@ -4,7 +4,7 @@
 //! It covers what a real server cannot show: wrong certificates, broken
 //! handshakes, exact wire replies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -427,6 +427,15 @@ impl Plugin {
     /// a system view, announced on the broker stream, then `Setup` under
     /// `multiplex_id`.
     pub async fn mount(&self, multiplex_id: &str) -> Result<Mount, HostError> {
+        self.mount_with(multiplex_id, HashMap::new()).await
+    }
+
+    /// Like [`Plugin::mount`], with the mount's options (`config` of Setup).
+    pub async fn mount_with(
+        &self,
+        multiplex_id: &str,
+        config: HashMap<String, String>,
+    ) -> Result<Mount, HostError> {
         let broker_id = self.next_broker_id.fetch_add(1, Ordering::SeqCst);
         let (listener, guard) =
             PluginListener::bind(Some(self.spawned.socket_dir.path()), None)?.into_parts();
@@ -473,7 +482,7 @@ impl Plugin {
             .backend()
             .setup(mount.call(pb::SetupArgs {
                 broker_id,
-                config: Default::default(),
+                config,
                 backend_uuid: format!("uuid-{multiplex_id}"),
             }))
             .await?
@@ -581,6 +590,16 @@ impl Mount {
             .r#type)
     }
 
+    /// Tells the backend a key changed elsewhere, as a standby's host does
+    /// after the active node writes it.
+    pub async fn invalidate(&self, key: &str) -> Result<(), HostError> {
+        self.backend
+            .clone()
+            .invalidate_key(self.call(pb::InvalidateKeyArgs { key: key.into() }))
+            .await?;
+        Ok(())
+    }
+
     /// Tears the mount down as the host does on unmount.
     pub async fn cleanup(&self) -> Result<(), HostError> {
         self.backend
@@ -616,6 +635,14 @@ impl MemoryStorage {
             .keys()
             .cloned()
             .collect()
+    }
+
+    /// Writes `key` behind the plugin's back, as another node would.
+    pub fn set(&self, key: &str, value: Vec<u8>) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_string(), value);
     }
 
     pub fn value(&self, key: &str) -> Option<Vec<u8>> {

@@ -38,11 +38,23 @@ impl PluginKind {
 #[derive(Debug)]
 pub struct ApiResponse {
     pub status: u16,
-    /// The JSON body, or `Null` for an empty one.
+    /// The JSON body, a string for a body that is not JSON, or `Null` for
+    /// an empty one.
     pub body: Value,
+    /// Response headers, names lowercased.
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiResponse {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The `errors` list of an error answer, joined.
     pub fn errors(&self) -> String {
         self.body["errors"]
@@ -144,6 +156,8 @@ impl OpenBao {
         let log_path = root.join("server.log");
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // Redirects are answers under test, and never followed off this machine.
+            .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
@@ -368,17 +382,32 @@ fn call(
     match result {
         Ok(mut response) => {
             let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        v.to_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
             let text = response.body_mut().read_to_string().unwrap_or_default();
             let body = if text.trim().is_empty() {
                 Value::Null
             } else {
                 serde_json::from_str(&text).unwrap_or(Value::String(text))
             };
-            ApiResponse { status, body }
+            ApiResponse {
+                status,
+                body,
+                headers,
+            }
         }
         Err(err) => ApiResponse {
             status: 0,
             body: Value::String(format!("request failed: {err}")),
+            headers: Vec::new(),
         },
     }
 }

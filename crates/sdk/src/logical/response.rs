@@ -64,6 +64,32 @@ impl Response {
         }
     }
 
+    /// A response the host serves as it is, not as Vault's JSON envelope:
+    /// `status`, a `Content-Type` and the body bytes (sent base64-encoded,
+    /// which the host decodes). It can carry no secret and no auth.
+    ///
+    /// ```
+    /// use vault_plugin_sdk::logical::Response;
+    /// let pem = Response::raw(200, "application/pem-certificate-chain", b"-----BEGIN...");
+    /// assert_eq!(pem.data["http_status_code"], 200);
+    /// ```
+    pub fn raw(status: u16, content_type: &str, body: &[u8]) -> Self {
+        use base64::Engine;
+        Response::with_data(serde_json::json!({
+            "http_status_code": status,
+            "http_content_type": content_type,
+            "http_raw_body": base64::engine::general_purpose::STANDARD.encode(body),
+        }))
+    }
+
+    /// Sends the client to `url` (HTTP 307).
+    pub fn redirect(url: impl Into<String>) -> Self {
+        Response {
+            redirect: url.into(),
+            ..Response::default()
+        }
+    }
+
     /// Adds a warning the host shows the client beside the data.
     pub fn warning(mut self, warning: impl Into<String>) -> Self {
         self.warnings.push(warning.into());

@@ -20,6 +20,7 @@ use crate::proto::multiplexing::{MultiplexingSupportRequest, MultiplexingSupport
 use crate::proto::pb;
 use crate::storage::{GrpcStorage, Storage};
 use crate::system_view::GrpcSystemView;
+use crate::tasks::Tasks;
 
 /// The gRPC metadata key naming the mount a call is for.
 pub const MULTIPLEX_ID_KEY: &str = "multiplex_id";
@@ -30,6 +31,7 @@ const SINGLE: &str = "single";
 struct Instance {
     backend: Arc<dyn Backend>,
     storage: Arc<dyn Storage>,
+    tasks: Tasks,
 }
 
 /// The backend side of the plugin, shared by all mounts it serves.
@@ -81,12 +83,12 @@ impl BackendService {
     }
 
     /// Every mount's backend, for a final cleanup when the process stops.
-    pub fn drain(&self) -> Vec<Arc<dyn Backend>> {
+    pub fn drain(&self) -> Vec<(Arc<dyn Backend>, Tasks)> {
         self.instances
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .drain()
-            .map(|(_, inst)| inst.backend.clone())
+            .map(|(_, inst)| (inst.backend.clone(), inst.tasks.clone()))
             .collect()
     }
 }
@@ -140,14 +142,23 @@ impl pb::backend_server::Backend for BackendService {
             system: Arc::new(GrpcSystemView::new(channel)),
             config: args.config,
             backend_uuid: args.backend_uuid,
+            tasks: Tasks::new(),
         };
+        let tasks = config.tasks.clone();
         match isolated((self.factory)(config)).await {
             Ok(backend) => {
                 tracing::debug!(multiplex_id = %id, "backend set up");
                 self.instances
                     .write()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .insert(id, Arc::new(Instance { backend, storage }));
+                    .insert(
+                        id,
+                        Arc::new(Instance {
+                            backend,
+                            storage,
+                            tasks,
+                        }),
+                    );
                 Ok(Response::new(pb::SetupReply::default()))
             }
             Err(err) => Ok(Response::new(pb::SetupReply {
@@ -285,6 +296,7 @@ impl pb::backend_server::Backend for BackendService {
             Ok(())
         })
         .await;
+        inst.tasks.stop();
         tracing::debug!(multiplex_id = %id, "backend cleaned up");
         Ok(Response::new(pb::Empty {}))
     }

@@ -189,8 +189,9 @@ async fn start(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> Resu
         async move { stop.triggered().await },
     ));
     shutdown.triggered().await;
-    for backend in backend.drain() {
+    for (backend, tasks) in backend.drain() {
         let _ = tokio::time::timeout(GRACE, backend.cleanup()).await;
+        tasks.stop();
     }
     // Long-lived streams (broker, stdio) never end on their own: give unary
     // calls in flight a moment, then go.
