@@ -10,6 +10,9 @@
 pub mod backend;
 mod convert;
 pub mod framework;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 pub mod logical;
 #[doc(hidden)]

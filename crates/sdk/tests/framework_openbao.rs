@@ -16,23 +16,32 @@ const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 /// `state_dir`, rolling back write-ahead-log entries of any age.
 fn leases_mount(state_dir: &Path) -> OpenBao {
     let bao = OpenBao::start();
+    register_leases(&bao);
+    mount_leases(
+        &bao,
+        "leases",
+        json!({"state_dir": state_dir.to_string_lossy(), "wal_min_age": "0"}),
+    );
+    bao
+}
+
+fn register_leases(bao: &OpenBao) {
     bao.register_plugin(
         PluginKind::Secret,
         "example-leases",
         &release_binary(EXAMPLE_LEASES),
         VERSION,
     );
+}
+
+/// Mounts the leases example at `path` with mount `options`.
+fn mount_leases(bao: &OpenBao, path: &str, options: serde_json::Value) {
     bao.request(
         "POST",
-        "sys/mounts/leases",
-        Some(json!({
-            "type": "example-leases",
-            "plugin_version": VERSION,
-            "options": {"state_dir": state_dir.to_string_lossy(), "wal_min_age": "0"},
-        })),
+        &format!("sys/mounts/{path}"),
+        Some(json!({"type": "example-leases", "plugin_version": VERSION, "options": options})),
     )
     .ok();
-    bao
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -348,23 +357,13 @@ fn two_mounts_share_a_process_but_not_their_background_tasks() {
     let one = tempfile::tempdir().expect("tempdir");
     let two = tempfile::tempdir().expect("tempdir");
     let bao = OpenBao::start();
-    bao.register_plugin(
-        PluginKind::Secret,
-        "example-leases",
-        &release_binary(EXAMPLE_LEASES),
-        VERSION,
-    );
+    register_leases(&bao);
     for (path, dir) in [("one", &one), ("two", &two)] {
-        bao.request(
-            "POST",
-            &format!("sys/mounts/{path}"),
-            Some(json!({
-                "type": "example-leases",
-                "plugin_version": VERSION,
-                "options": {"state_dir": dir.path().to_string_lossy(), "heartbeat_ms": "10"},
-            })),
-        )
-        .ok();
+        mount_leases(
+            &bao,
+            path,
+            json!({"state_dir": dir.path().to_string_lossy(), "heartbeat_ms": "10"}),
+        );
     }
     let beats = |dir: &Path| {
         std::fs::read_to_string(dir.join("heartbeat"))

@@ -622,7 +622,7 @@ fn header(value: &Value) -> Result<BTreeMap<String, Vec<String>>, String> {
 }
 
 /// An IP address or CIDR block, as Go's `sockaddr` accepts it for bound CIDRs.
-fn check_address(item: &str) -> Result<(), String> {
+pub(crate) fn check_address(item: &str) -> Result<(), String> {
     let bad = || {
         format!(
             "error parsing address {item:?}: Unable to convert {item:?} to an IPv4 or IPv6 address, or a UNIX Socket"

@@ -173,25 +173,10 @@ pub fn deprecated_fields() -> Vec<Field> {
     ]
 }
 
-fn cidr_error(item: &str) -> Error {
-    Error::invalid(format!(
-        "error parsing address {item:?}: Unable to convert {item:?} to an IPv4 or IPv6 address, or a UNIX Socket"
-    ))
-}
-
 fn check_cidrs(items: &[String]) -> Result<(), Error> {
-    for item in items {
-        let (addr, prefix) = item.split_once('/').unwrap_or((item, ""));
-        let ip: std::net::IpAddr = addr.parse().map_err(|_| cidr_error(item))?;
-        if !prefix.is_empty() {
-            let max = if ip.is_ipv4() { 32 } else { 128 };
-            match prefix.parse::<u8>() {
-                Ok(bits) if bits <= max => {}
-                _ => return Err(cidr_error(item)),
-            }
-        }
-    }
-    Ok(())
+    items
+        .iter()
+        .try_for_each(|item| super::parse::check_address(item).map_err(Error::invalid))
 }
 
 impl TokenParams {
