@@ -94,8 +94,18 @@ pub fn parse_pem_certificate(pem: &str) -> Result<CertificateDer<'static>, TlsSe
 }
 
 /// The provider for everything here: aws-lc-rs, which verifies P-521.
+///
+/// Key exchange offers X25519 first: the host's TLS server (Go) answers the
+/// default first share (the post-quantum hybrid) with a HelloRetryRequest,
+/// an extra round trip on the first broker dial of every process, which
+/// delays a relaunched plugin. The channel is a unix socket between two
+/// processes of one machine.
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    use rustls::crypto::aws_lc_rs::{default_provider, kx_group};
+    Arc::new(CryptoProvider {
+        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+        ..default_provider()
+    })
 }
 
 /// Accepts exactly one certificate, as a server or as a client.

@@ -24,7 +24,15 @@ pub async fn dial_unix_tls(
                 let stream = UnixStream::connect(&path).await?;
                 let name = ServerName::try_from("localhost")
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                let started = std::time::Instant::now();
                 let tls = connector.connect(name, stream).await?;
+                // Each mount's broker dial is a full P-521 handshake (the
+                // host's listeners cannot resume sessions): worth seeing.
+                tracing::debug!(
+                    took_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    kind = ?tls.get_ref().1.handshake_kind(),
+                    "broker TLS handshake"
+                );
                 Ok::<_, std::io::Error>(TokioIo::new(tls))
             }
         }))
