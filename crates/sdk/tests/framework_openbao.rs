@@ -330,6 +330,9 @@ fn logins_refuse_wrong_and_empty_passwords_and_bad_token_settings() {
     let read = bao.read("auth/up/users/bob").ok();
     assert_eq!(read.body["data"]["token_policies"], json!(["dev", "ops"]));
     assert_eq!(read.body["data"]["token_ttl"], 90);
+    // As in Vault, the old names are shown while values are kept under them.
+    assert_eq!(read.body["data"]["policies"], json!(["dev", "ops"]));
+    assert_eq!(read.body["data"]["ttl"], 90);
     assert_eq!(
         login(&bao, "bob", "right").ok().body["auth"]["lease_duration"],
         90

@@ -49,6 +49,28 @@ pub struct TokenParams {
     pub token_type: TokenType,
     #[serde(with = "nanos")]
     pub token_ttl: Duration,
+    /// What the role holds under the deprecated names, as Go stores it.
+    #[serde(flatten)]
+    pub legacy: LegacyTokenParams,
+}
+
+/// Values kept under the deprecated names (`ttl`, `max_ttl`, `period`,
+/// `policies`, `bound_cidrs`). Roles written before the `token_*` names
+/// exist only here; Vault reads them as the new values when those are unset,
+/// and returns them on read only while they are set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LegacyTokenParams {
+    #[serde(with = "nanos", skip_serializing_if = "Duration::is_zero")]
+    pub ttl: Duration,
+    #[serde(with = "nanos", skip_serializing_if = "Duration::is_zero")]
+    pub max_ttl: Duration,
+    #[serde(with = "nanos", skip_serializing_if = "Duration::is_zero")]
+    pub period: Duration,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bound_cidrs: Vec<String>,
 }
 
 /// Go stores a token type as its number; older entries hold its name.
@@ -185,6 +207,7 @@ impl TokenParams {
     /// names where the path declares them, with Vault's upgrade rules: a new
     /// name wins over its old one, an old name alone sets the new one.
     pub fn parse(&mut self, data: &FieldData) -> Result<(), Error> {
+        *self = self.effective();
         if let Some(cidrs) = data.get_ok::<Vec<String>>("token_bound_cidrs")? {
             check_cidrs(&cidrs)?;
             self.token_bound_cidrs = cidrs;
@@ -248,23 +271,76 @@ impl TokenParams {
         self.upgrade_deprecated(data)
     }
 
+    /// Vault's `tokenutil.UpgradeValue` for each deprecated name the path
+    /// declares: a new name given wins and the old value mirrors it (or is
+    /// cleared when the old name was not sent); an old name alone sets both.
     fn upgrade_deprecated(&mut self, data: &FieldData) -> Result<(), Error> {
+        let declared = |name: &str| data.get_ok::<serde_json::Value>(name).is_ok();
         for (old, new) in DEPRECATED_NAMES {
-            if data.contains(new) || !data.contains(old) {
+            if !declared(old) {
                 continue;
             }
-            // Only when the path declares the old name (`deprecated_fields`).
-            let Ok(Some(value)) = data.get_ok::<serde_json::Value>(old) else {
+            let (old_given, new_given) = (data.contains(old), data.contains(new));
+            if !old_given && !new_given {
                 continue;
-            };
-            match new {
-                "token_ttl" => self.token_ttl = data.get(old)?,
-                "token_max_ttl" => self.token_max_ttl = data.get(old)?,
-                "token_period" => self.token_period = data.get(old)?,
-                "token_policies" => self.token_policies = sanitize_policies(data.get(old)?),
-                _ => {
-                    let cidrs: Vec<String> = serde_json::from_value(value).unwrap_or_default();
+            }
+            let legacy = &mut self.legacy;
+            match (new, new_given) {
+                ("token_ttl", true) => {
+                    legacy.ttl = if old_given {
+                        self.token_ttl
+                    } else {
+                        Duration::ZERO
+                    }
+                }
+                ("token_max_ttl", true) => {
+                    legacy.max_ttl = if old_given {
+                        self.token_max_ttl
+                    } else {
+                        Duration::ZERO
+                    }
+                }
+                ("token_period", true) => {
+                    legacy.period = if old_given {
+                        self.token_period
+                    } else {
+                        Duration::ZERO
+                    }
+                }
+                ("token_policies", true) => {
+                    legacy.policies = if old_given {
+                        self.token_policies.clone()
+                    } else {
+                        Vec::new()
+                    }
+                }
+                ("token_bound_cidrs", true) => {
+                    legacy.bound_cidrs = if old_given {
+                        self.token_bound_cidrs.clone()
+                    } else {
+                        Vec::new()
+                    }
+                }
+                ("token_ttl", false) => {
+                    legacy.ttl = data.get(old)?;
+                    self.token_ttl = legacy.ttl;
+                }
+                ("token_max_ttl", false) => {
+                    legacy.max_ttl = data.get(old)?;
+                    self.token_max_ttl = legacy.max_ttl;
+                }
+                ("token_period", false) => {
+                    legacy.period = data.get(old)?;
+                    self.token_period = legacy.period;
+                }
+                ("token_policies", false) => {
+                    legacy.policies = sanitize_policies(data.get(old)?);
+                    self.token_policies = legacy.policies.clone();
+                }
+                (_, _) => {
+                    let cidrs: Vec<String> = data.get(old)?;
                     check_cidrs(&cidrs)?;
+                    legacy.bound_cidrs = cidrs.clone();
                     self.token_bound_cidrs = cidrs;
                 }
             }
@@ -272,39 +348,83 @@ impl TokenParams {
         Ok(())
     }
 
+    /// The settings with values stored only under deprecated names moved to
+    /// the `token_*` ones, as Vault upgrades a role when it loads it.
+    pub fn effective(&self) -> TokenParams {
+        let mut out = self.clone();
+        let legacy = &self.legacy;
+        if out.token_ttl.is_zero() {
+            out.token_ttl = legacy.ttl;
+        }
+        if out.token_max_ttl.is_zero() {
+            out.token_max_ttl = legacy.max_ttl;
+        }
+        if out.token_period.is_zero() {
+            out.token_period = legacy.period;
+        }
+        if out.token_policies.is_empty() {
+            out.token_policies = legacy.policies.clone();
+        }
+        if out.token_bound_cidrs.is_empty() {
+            out.token_bound_cidrs = legacy.bound_cidrs.clone();
+        }
+        out
+    }
+
     /// The `token_*` keys a read of the role or config returns.
     pub fn populate_data(&self, data: &mut Map) {
+        let this = self.effective();
+        let this = &this;
         let secs = |d: Duration| json!(d.as_secs());
-        data.insert("token_bound_cidrs".into(), json!(self.token_bound_cidrs));
+        data.insert("token_bound_cidrs".into(), json!(this.token_bound_cidrs));
         data.insert(
             "token_explicit_max_ttl".into(),
-            secs(self.token_explicit_max_ttl),
+            secs(this.token_explicit_max_ttl),
         );
-        data.insert("token_max_ttl".into(), secs(self.token_max_ttl));
+        data.insert("token_max_ttl".into(), secs(this.token_max_ttl));
         data.insert(
             "token_no_default_policy".into(),
-            json!(self.token_no_default_policy),
+            json!(this.token_no_default_policy),
         );
-        data.insert("token_period".into(), secs(self.token_period));
-        data.insert("token_policies".into(), json!(self.token_policies));
-        data.insert("token_type".into(), json!(token_type_name(self.token_type)));
-        data.insert("token_ttl".into(), secs(self.token_ttl));
-        data.insert("token_num_uses".into(), json!(self.token_num_uses));
+        data.insert("token_period".into(), secs(this.token_period));
+        data.insert("token_policies".into(), json!(this.token_policies));
+        data.insert("token_type".into(), json!(token_type_name(this.token_type)));
+        data.insert("token_ttl".into(), secs(this.token_ttl));
+        data.insert("token_num_uses".into(), json!(this.token_num_uses));
+        // The deprecated names appear only while a value is kept under them.
+        let legacy = &self.legacy;
+        if !legacy.ttl.is_zero() {
+            data.insert("ttl".into(), secs(legacy.ttl));
+        }
+        if !legacy.max_ttl.is_zero() {
+            data.insert("max_ttl".into(), secs(legacy.max_ttl));
+        }
+        if !legacy.period.is_zero() {
+            data.insert("period".into(), secs(legacy.period));
+        }
+        if !legacy.policies.is_empty() {
+            data.insert("policies".into(), json!(this.token_policies));
+        }
+        if !legacy.bound_cidrs.is_empty() {
+            data.insert("bound_cidrs".into(), json!(legacy.bound_cidrs));
+        }
     }
 
     /// Applies the settings to a login's auth: policies, TTLs, period,
     /// bound CIDRs, use count, token type; the token is renewable.
     pub fn populate_auth(&self, auth: &mut Auth) {
-        auth.bound_cidrs = self.token_bound_cidrs.clone();
-        auth.explicit_max_ttl = self.token_explicit_max_ttl;
-        auth.lease.max_ttl = self.token_max_ttl;
-        auth.no_default_policy = self.token_no_default_policy;
-        auth.period = self.token_period;
-        auth.policies = self.token_policies.clone();
+        let this = self.effective();
+        let this = &this;
+        auth.bound_cidrs = this.token_bound_cidrs.clone();
+        auth.explicit_max_ttl = this.token_explicit_max_ttl;
+        auth.lease.max_ttl = this.token_max_ttl;
+        auth.no_default_policy = this.token_no_default_policy;
+        auth.period = this.token_period;
+        auth.policies = this.token_policies.clone();
         auth.lease.renewable = true;
-        auth.token_type = self.token_type;
-        auth.lease.ttl = self.token_ttl;
-        auth.num_uses = self.token_num_uses;
+        auth.token_type = this.token_type;
+        auth.lease.ttl = this.token_ttl;
+        auth.num_uses = this.token_num_uses;
     }
 }
 
@@ -398,11 +518,50 @@ mod tests {
 
     #[test]
     fn deprecated_names_upgrade_as_vault_does() {
+        // An old name alone sets the new value and is kept (and shown).
         let p = parsed(json!({"ttl": 60, "policies": "B,a,a"})).expect("valid");
         assert_eq!(p.token_ttl, Duration::from_secs(60));
         assert_eq!(p.token_policies, vec!["a", "b"]);
+        let mut read = Map::new();
+        p.populate_data(&mut read);
+        assert_eq!(read["ttl"], 60);
+        assert_eq!(read["policies"], json!(["a", "b"]));
+        // Both given: the new name wins and the old mirrors it.
         let p = parsed(json!({"ttl": 60, "token_ttl": 90})).expect("valid");
-        assert_eq!(p.token_ttl, Duration::from_secs(90), "the new name wins");
+        assert_eq!(
+            (p.token_ttl, p.legacy.ttl),
+            (Duration::from_secs(90), Duration::from_secs(90))
+        );
+        // The new name alone clears the old value: it is no longer shown.
+        let mut p = parsed(json!({"ttl": 60})).expect("valid");
+        p.parse(&data(json!({"token_ttl": 30}))).expect("valid");
+        assert_eq!(
+            (p.token_ttl, p.legacy.ttl),
+            (Duration::from_secs(30), Duration::ZERO)
+        );
+        let mut read = Map::new();
+        p.populate_data(&mut read);
+        assert!(read.get("ttl").is_none());
+    }
+
+    #[test]
+    fn a_role_stored_by_go_with_only_old_names_keeps_its_settings() {
+        let stored =
+            json!({"policies": ["dev"], "ttl": 60_000_000_000i64, "bound_cidrs": ["10.0.0.0/8"]});
+        let params: TokenParams = serde_json::from_value(stored).expect("decode");
+        let mut auth = Auth::default();
+        params.populate_auth(&mut auth);
+        assert_eq!(auth.policies, vec!["dev"]);
+        assert_eq!(auth.lease.ttl, Duration::from_secs(60));
+        assert_eq!(auth.bound_cidrs, vec!["10.0.0.0/8"]);
+        let mut read = Map::new();
+        params.populate_data(&mut read);
+        assert_eq!(read["token_policies"], json!(["dev"]));
+        assert_eq!(read["policies"], json!(["dev"]));
+        assert_eq!(read["token_ttl"], 60);
+        // Written back, both names are kept, as Go keeps them.
+        let again = serde_json::to_value(&params).expect("encode");
+        assert_eq!(again["policies"], json!(["dev"]));
     }
 
     #[test]
