@@ -53,7 +53,8 @@ pub struct Framework<B> {
     kind: BackendType,
     help: String,
     paths: Vec<CompiledPath<B>>,
-    pending: Vec<Path<B>>,
+    /// The first pattern that did not compile, reported by `build`.
+    bad_pattern: Option<PatternError>,
     special: SpecialPaths,
     secrets: Vec<SecretType<B>>,
     auth_renew: Option<handler::RequestHook<B>>,
@@ -72,7 +73,7 @@ impl<B: Send + Sync + 'static> Framework<B> {
             kind,
             help: String::new(),
             paths: Vec::new(),
-            pending: Vec::new(),
+            bad_pattern: None,
             special: SpecialPaths::default(),
             secrets: Vec::new(),
             auth_renew: None,
@@ -91,15 +92,23 @@ impl<B: Send + Sync + 'static> Framework<B> {
     }
 
     /// Adds a path. Paths are matched in the order they are added; the
-    /// first whose pattern matches the whole request path wins.
+    /// first whose pattern matches the whole request path wins. A pattern
+    /// that does not compile is reported by [`Framework::build`].
     pub fn path(mut self, path: Path<B>) -> Self {
-        self.pending.push(path);
+        match pattern::compile(&path.pattern) {
+            Ok(regex) => self.paths.push(CompiledPath { regex, path }),
+            Err(err) => {
+                self.bad_pattern.get_or_insert(err);
+            }
+        }
         self
     }
 
     /// Adds several paths, in order.
     pub fn paths(mut self, paths: impl IntoIterator<Item = Path<B>>) -> Self {
-        self.pending.extend(paths);
+        for path in paths {
+            self = self.path(path);
+        }
         self
     }
 
@@ -152,13 +161,13 @@ impl<B: Send + Sync + 'static> Framework<B> {
         self
     }
 
-    /// Compiles every pattern; a bad one is a bug reported here.
-    pub fn build(mut self) -> Result<Self, PatternError> {
-        for path in std::mem::take(&mut self.pending) {
-            let regex = pattern::compile(&path.pattern)?;
-            self.paths.push(CompiledPath { regex, path });
+    /// Reports a path pattern that did not compile (a bug in the plugin:
+    /// that path would never match).
+    pub fn build(self) -> Result<Self, PatternError> {
+        match self.bad_pattern {
+            Some(err) => Err(err),
+            None => Ok(self),
         }
-        Ok(self)
     }
 
     /// The plugin's state.
@@ -403,5 +412,31 @@ impl<B: Send + Sync + 'static> Backend for Framework<B> {
         if let Some(invalidate) = &self.invalidate {
             invalidate(&self.state, key).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nothing;
+
+    async fn ok(_: &Nothing, _: &Request, _: &FieldData) -> HandlerResult {
+        Ok(None)
+    }
+
+    #[test]
+    fn a_bad_pattern_is_reported_by_build_and_good_paths_route_without_it() {
+        let bad = Framework::new(BackendType::Secrets, Nothing)
+            .path(Path::new("a").read(ok))
+            .path(Path::new("b/(?P<name").read(ok))
+            .build();
+        assert!(bad.is_err());
+        let unbuilt = Framework::new(BackendType::Secrets, Nothing).path(Path::new("a/?").read(ok));
+        assert!(
+            unbuilt.route("a/").is_some(),
+            "paths route even if build() is never called"
+        );
+        assert!(unbuilt.route("b").is_none());
     }
 }
