@@ -21,7 +21,8 @@ Builds the release binaries, starts OpenBao (installing it like `xtask test`)
 and prints one table: binary size, exec -> handshake, RSS after handshake,
 mount time, relaunch after SIGKILL and GET latency through the plugin, each
 beside its comparison (OpenBao's built-in kv engine, measured in the same
-run). --quick runs fewer iterations.";
+run), and the path framework's cost (a framework path's GET against the
+protocol-layer example's). --quick runs fewer iterations.";
 
 use vault_plugin_sdk::server::{
     MAGIC_COOKIE_KEY as COOKIE_KEY, MAGIC_COOKIE_VALUE as COOKIE_VALUE,
@@ -107,7 +108,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     let bao_bin = tools::ensure_openbao()?;
     let example = &plugins::ALL[0];
-    plugins::build_release(&[example])?;
+    let framework_example = plugins::ALL
+        .iter()
+        .find(|b| b.target == "leases")
+        .context("the leases example is in the build list")?;
+    plugins::build_release(&[example, framework_example])?;
     let binary = example.release_path();
     let mut rows = Vec::new();
 
@@ -246,6 +251,35 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         ours: ms(p_ours),
         comparison: ms(p_builtin),
         ratio: ratio(p_ours, p_builtin),
+    });
+
+    // The framework's own cost: a read routed, parsed and decoded by the
+    // path framework (the leases example's role) against the same storage
+    // read by the protocol-layer kv example.
+    bao.register_plugin(
+        PluginKind::Secret,
+        "example-leases",
+        &framework_example.release_path(),
+        &version,
+    );
+    bao.enable_secrets("fw", "example-leases", &version).ok();
+    bao.write("fw/roles/bench", json!({"prefix": "bench"})).ok();
+    for _ in 0..50 {
+        time_request(&bao, "fw/roles/bench");
+        time_request(&bao, "p1/kv/bench");
+    }
+    let mut framework = Vec::with_capacity(gets);
+    let mut protocol = Vec::with_capacity(gets);
+    for _ in 0..gets {
+        framework.push(time_request(&bao, "fw/roles/bench"));
+        protocol.push(time_request(&bao, "p1/kv/bench"));
+    }
+    let (f, p) = (median(framework), median(protocol));
+    rows.push(Row {
+        what: "GET through a framework path, median (vs protocol-layer kv GET)".into(),
+        ours: ms(f),
+        comparison: ms(p),
+        ratio: ratio(f, p),
     });
 
     print_table(&rows);
