@@ -307,10 +307,15 @@ async fn docs(_: &Leases, _: &Request, _: &FieldData) -> Result<Option<Response>
 }
 
 async fn heartbeat(file: PathBuf, every: Duration) {
+    // Written aside and renamed into place, so a reader never sees a
+    // half-written count.
+    let staging = file.with_extension("tmp");
     let mut beats = 0u64;
     loop {
         beats += 1;
-        if let Err(err) = std::fs::write(&file, beats.to_string()) {
+        let written = std::fs::write(&staging, beats.to_string())
+            .and_then(|()| std::fs::rename(&staging, &file));
+        if let Err(err) = written {
             tracing::warn!(error = %err, "heartbeat not written");
         }
         tokio::time::sleep(every).await;
