@@ -39,6 +39,12 @@ pub const EXAMPLE_USERPASS: Artifact = Artifact::Example {
     name: "userpass",
 };
 
+/// The JWT/OIDC auth plugin.
+pub const AUTH_JWT: Artifact = Artifact::Bin {
+    package: "vault-plugin-auth-jwt",
+    name: "vault-plugin-auth-jwt",
+};
+
 static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// The path of the release binary, building it if needed.

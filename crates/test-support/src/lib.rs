@@ -6,9 +6,16 @@
 //! - [`host::PluginHost`]: a strict in-process go-plugin host for what a
 //!   real server cannot show (a wrong certificate, a broken handshake).
 //! - [`binaries`]: the release plugin binaries under test.
+//! - [`jwt`]: real signing keys (RSA, RSA-PSS, ECDSA, Ed25519) and the
+//!   tokens they sign, good and deliberately bad.
+//! - [`oidc::OidcProvider`]: a local HTTPS OpenID provider (discovery, JWKS,
+//!   authorization-code flow with PKCE) with a throwaway CA, and switches
+//!   for its faults (down, hung, lying about its issuer).
 
 pub mod binaries;
 pub mod host;
+pub mod jwt;
+pub mod oidc;
 pub mod openbao;
 pub mod process;
 
