@@ -31,6 +31,11 @@ pub const ALL: &[PluginBinary] = &[
         kind: "--example",
         target: "userpass",
     },
+    PluginBinary {
+        package: "vault-plugin-auth-jwt",
+        kind: "--bin",
+        target: "vault-plugin-auth-jwt",
+    },
 ];
 
 impl PluginBinary {

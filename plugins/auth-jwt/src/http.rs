@@ -1,0 +1,267 @@
+//! A small HTTPS GET/POST client for JWKS, discovery and token endpoints:
+//! rustls with either the operator's CA bundle or the system's roots, one
+//! connection per request, bounded time and size.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+
+/// The largest document accepted; a JWKS or discovery document is a few KiB.
+const MAX_BODY: usize = 1 << 20;
+/// How long one request may take, connect to last byte.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("invalid URL {0:?}")]
+    InvalidUrl(String),
+    #[error("could not parse the CA certificates: {0}")]
+    InvalidCa(String),
+    #[error("{0}")]
+    Connect(String),
+    #[error("request timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("{status} {reason}: {body}")]
+    Status {
+        status: u16,
+        reason: String,
+        body: String,
+    },
+    #[error("response larger than {MAX_BODY} bytes")]
+    TooLarge,
+}
+
+/// An HTTP(S) client that trusts one set of roots.
+#[derive(Clone)]
+pub struct Client {
+    tls: Arc<rustls::ClientConfig>,
+}
+
+struct Target {
+    https: bool,
+    host: String,
+    port: u16,
+    path_and_query: String,
+    authority: String,
+}
+
+impl Client {
+    /// Trusts the certificates in `ca_pem`, or the system's roots when it is
+    /// empty (as Go's `http.Client` does).
+    pub fn new(ca_pem: &str) -> Result<Self, HttpError> {
+        let mut roots = rustls::RootCertStore::empty();
+        if ca_pem.trim().is_empty() {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        } else {
+            let mut found = false;
+            for block in x509_parser::pem::Pem::iter_from_buffer(ca_pem.as_bytes()) {
+                let block = block.map_err(|e| HttpError::InvalidCa(e.to_string()))?;
+                if block.label != "CERTIFICATE" {
+                    continue;
+                }
+                roots
+                    .add(CertificateDer::from(block.contents))
+                    .map_err(|e| HttpError::InvalidCa(e.to_string()))?;
+                found = true;
+            }
+            if !found {
+                return Err(HttpError::InvalidCa("no certificates found".into()));
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| HttpError::InvalidCa(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Client { tls: Arc::new(tls) })
+    }
+
+    pub async fn get(&self, url: &str) -> Result<Bytes, HttpError> {
+        self.send(url, "GET", None, &[]).await
+    }
+
+    /// POSTs a form, with extra headers (e.g. basic auth).
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Bytes, HttpError> {
+        self.send(url, "POST", Some(form.to_string()), headers)
+            .await
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        method: &str,
+        body: Option<String>,
+        headers: &[(&str, String)],
+    ) -> Result<Bytes, HttpError> {
+        let target = parse_url(url)?;
+        tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.exchange(&target, method, body, headers),
+        )
+        .await
+        .map_err(|_| HttpError::Timeout(REQUEST_TIMEOUT))?
+    }
+
+    async fn exchange(
+        &self,
+        target: &Target,
+        method: &str,
+        body: Option<String>,
+        headers: &[(&str, String)],
+    ) -> Result<Bytes, HttpError> {
+        let tcp = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|e| HttpError::Connect(format!("dial tcp {}: {e}", target.authority)))?;
+        let _ = tcp.set_nodelay(true);
+        if target.https {
+            let name = ServerName::try_from(target.host.clone())
+                .map_err(|_| HttpError::InvalidUrl(target.host.clone()))?;
+            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| HttpError::Connect(format!("tls: {e}")))?;
+            exchange_on(TokioIo::new(tls), target, method, body, headers).await
+        } else {
+            exchange_on(TokioIo::new(tcp), target, method, body, headers).await
+        }
+    }
+}
+
+async fn exchange_on<S>(
+    io: S,
+    target: &Target,
+    method: &str,
+    body: Option<String>,
+    headers: &[(&str, String)],
+) -> Result<Bytes, HttpError>
+where
+    S: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| HttpError::Connect(e.to_string()))?;
+    tokio::spawn(conn);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(&target.path_and_query)
+        .header(hyper::header::HOST, &target.authority)
+        .header(hyper::header::ACCEPT, "application/json")
+        .header(hyper::header::USER_AGENT, "vault-plugin-auth-jwt");
+    if body.is_some() {
+        request = request.header(
+            hyper::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        );
+    }
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| HttpError::InvalidUrl(e.to_string()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| HttpError::Connect(e.to_string()))?;
+    let status = response.status();
+    let body = Limited::new(response.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| HttpError::TooLarge)?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(HttpError::Status {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+            body: String::from_utf8_lossy(&body).chars().take(512).collect(),
+        });
+    }
+    Ok(body)
+}
+
+fn parse_url(url: &str) -> Result<Target, HttpError> {
+    let invalid = || HttpError::InvalidUrl(url.to_string());
+    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(invalid());
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(invalid());
+    }
+    let (host, port) = split_host_port(authority).ok_or_else(invalid)?;
+    let port = port.unwrap_or(if https { 443 } else { 80 });
+    let path_and_query = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    Ok(Target {
+        https,
+        host,
+        port,
+        path_and_query,
+        authority: authority.to_string(),
+    })
+}
+
+fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        return Some((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_string(), Some(port.parse().ok()?))),
+        None => Some((authority.to_string(), None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_host_port_and_path() {
+        let t = parse_url("https://127.0.0.1:8443/keys?x=1").expect("parses");
+        assert!(t.https);
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 8443));
+        assert_eq!(t.path_and_query, "/keys?x=1");
+        let t = parse_url("http://example.com").expect("parses");
+        assert_eq!((t.port, t.path_and_query.as_str()), (80, "/"));
+        let t = parse_url("https://[::1]/a").expect("parses");
+        assert_eq!((t.host.as_str(), t.port), ("::1", 443));
+        for bad in [
+            "ftp://x/",
+            "https://",
+            "https://u@h/",
+            "https://h:port/",
+            "x",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+}
