@@ -182,6 +182,11 @@ impl SigningKey {
         &self.0.kid
     }
 
+    /// The private key as PKCS#8 DER, to sign with another JWT library.
+    pub fn private_pkcs8_der(&self) -> Vec<u8> {
+        self.0.pkcs8.clone()
+    }
+
     /// The public key as X.509 SubjectPublicKeyInfo DER.
     pub fn public_der(&self) -> Vec<u8> {
         self.0.spki.clone()
