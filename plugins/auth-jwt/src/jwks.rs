@@ -108,11 +108,11 @@ impl RemoteKeySet {
         if has_candidate(&keys, jws) {
             return Ok(verify_with(&keys, jws));
         }
-        let generation = Arc::as_ptr(&keys);
+        let generation = Arc::as_ptr(&keys) as usize;
         let mut last = self.last_fetch.lock().await;
         // Another login may have refreshed while this one waited.
         let current = self.snapshot();
-        if Arc::as_ptr(&current) != generation && has_candidate(&current, jws) {
+        if Arc::as_ptr(&current) as usize != generation && has_candidate(&current, jws) {
             return Ok(verify_with(&current, jws));
         }
         if last.is_some_and(|t| t.elapsed() < REFRESH_INTERVAL) {

@@ -1,1 +1,3 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    vault_plugin_auth_jwt::serve()
+}

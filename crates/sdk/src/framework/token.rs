@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
 use super::field::Field;
@@ -33,7 +33,7 @@ mod nanos {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TokenParams {
-    #[serde(default)]
+    #[serde(deserialize_with = "null_as_empty")]
     pub token_bound_cidrs: Vec<String>,
     #[serde(with = "nanos")]
     pub token_explicit_max_ttl: Duration,
@@ -43,7 +43,7 @@ pub struct TokenParams {
     pub token_num_uses: i64,
     #[serde(with = "nanos")]
     pub token_period: Duration,
-    #[serde(default)]
+    #[serde(deserialize_with = "null_as_empty")]
     pub token_policies: Vec<String>,
     #[serde(with = "token_type_code")]
     pub token_type: TokenType,
@@ -67,10 +67,15 @@ pub struct LegacyTokenParams {
     pub max_ttl: Duration,
     #[serde(with = "nanos", skip_serializing_if = "Duration::is_zero")]
     pub period: Duration,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
     pub policies: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
     pub bound_cidrs: Vec<String>,
+}
+
+/// Go writes a nil slice as `null`.
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Go stores a token type as its number; older entries hold its name.

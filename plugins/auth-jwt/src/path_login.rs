@@ -1,0 +1,215 @@
+//! `login`: a role's name and a JWT in, an auth (policies, alias, group
+//! aliases, token settings) out. Unauthenticated.
+
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use vault_plugin_sdk::framework::{Field, FieldData, Path};
+use vault_plugin_sdk::logical::{Alias, Auth, Error, Operation, Request, Response};
+
+use crate::backend::JwtAuth;
+use crate::login::{check_claims, verify_signature};
+
+pub fn paths() -> Vec<Path<JwtAuth>> {
+    vec![
+        Path::new("login$")
+            .field(Field::lowercase_string("role").description("The role to log in against."))
+            .field(Field::string("jwt").description("The signed JWT to validate.").sensitive())
+            .update(login)
+            .on(Operation::AliasLookahead, login)
+            .on(Operation::ResolveRole, resolve_role)
+            .help("Authenticates to OpenBao using a JWT (or OIDC) token.", "Authenticates JWTs."),
+    ]
+}
+
+/// The role a login names, or the config's default role.
+async fn role_name(
+    backend: &JwtAuth,
+    req: &Request,
+    data: &FieldData,
+) -> Result<(String, std::sync::Arc<crate::role::Role>), Error> {
+    let Some(config) = backend
+        .resolved(req.storage.as_ref())
+        .await
+        .map(|r| r.map(|r| r.config.default_role.clone()))
+        .or_else(|_| Ok::<_, Error>(None))?
+    else {
+        return Err(Error::invalid("could not load configuration"));
+    };
+    let mut name: String = data.get("role")?;
+    if name.is_empty() {
+        name = config;
+    }
+    if name.is_empty() {
+        return Err(Error::invalid("missing role"));
+    }
+    match backend.role(req.storage.as_ref(), &name).await? {
+        Some(role) => Ok((name, role)),
+        None => Err(Error::invalid(format!("role {name:?} could not be found"))),
+    }
+}
+
+async fn resolve_role(
+    backend: &JwtAuth,
+    req: &Request,
+    data: &FieldData,
+) -> Result<Option<Response>, Error> {
+    let (name, _) = role_name(backend, req, data).await?;
+    Ok(Some(Response::with_data(json!({ "role": name }))))
+}
+
+async fn login(
+    backend: &JwtAuth,
+    req: &Request,
+    data: &FieldData,
+) -> Result<Option<Response>, Error> {
+    let storage = req.storage.as_ref();
+    let resolved = match backend.resolved(storage).await {
+        Ok(Some(r)) => Some(r),
+        Ok(None) => return Err(Error::invalid("could not load configuration")),
+        Err(_) => None,
+    };
+    let (name, role) = role_name(backend, req, data).await?;
+    if role.role_type == "oidc" {
+        return Err(Error::invalid("role with oidc role_type is not allowed"));
+    }
+    let token: String = data.get("jwt")?;
+    if token.is_empty() {
+        return Err(Error::invalid("missing token"));
+    }
+    let effective = role.token.effective();
+    if !effective.token_bound_cidrs.is_empty() {
+        let allowed = req
+            .connection
+            .as_ref()
+            .is_some_and(|c| remote_addr_allowed(&c.remote_addr, &effective.token_bound_cidrs));
+        if !allowed {
+            return Err(Error::PermissionDenied);
+        }
+    }
+    let resolved = match resolved {
+        Some(r) => r,
+        None => match backend.resolved(storage).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err(Error::invalid("could not load configuration")),
+            Err(e) => {
+                return Err(Error::invalid(format!("error configuring token validator: {e}")));
+            }
+        },
+    };
+    let claims = verify_signature(&resolved, &token)
+        .await
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let identity = check_claims(&resolved, &role, &name, &claims, now)
+        .map_err(|e| Error::invalid(e.to_string()))?;
+
+    let mut auth = Auth {
+        display_name: identity.alias.name.clone(),
+        metadata: identity.alias.metadata.clone(),
+        group_aliases: identity
+            .groups
+            .into_iter()
+            .map(|name| Alias {
+                name,
+                ..Alias::default()
+            })
+            .collect(),
+        alias: Some(identity.alias),
+        ..Auth::default()
+    };
+    auth.internal_data.insert("role".into(), json!(name));
+    auth.internal_data.insert("role_type".into(), json!("native"));
+    role.token.populate_auth(&mut auth);
+    Ok(Some(Response {
+        auth: Some(auth),
+        ..Response::default()
+    }))
+}
+
+/// Whether the client's address is inside one of the CIDR blocks (or equal
+/// to one of the addresses).
+pub fn remote_addr_allowed(remote: &str, cidrs: &[String]) -> bool {
+    let Ok(addr) = remote.parse::<IpAddr>() else {
+        return false;
+    };
+    cidrs.iter().any(|cidr| {
+        let (net, bits) = match cidr.split_once('/') {
+            Some((net, bits)) => (net, bits.parse::<u8>().ok()),
+            None => (cidr.as_str(), None),
+        };
+        let Ok(net) = net.parse::<IpAddr>() else {
+            return false;
+        };
+        match (addr, net) {
+            (IpAddr::V4(a), IpAddr::V4(n)) => {
+                prefix_match(&a.octets(), &n.octets(), bits.unwrap_or(32))
+            }
+            (IpAddr::V6(a), IpAddr::V6(n)) => {
+                prefix_match(&a.octets(), &n.octets(), bits.unwrap_or(128))
+            }
+            _ => false,
+        }
+    })
+}
+
+fn prefix_match(a: &[u8], n: &[u8], bits: u8) -> bool {
+    let bits = usize::from(bits).min(a.len() * 8);
+    let (whole, rest) = (bits / 8, bits % 8);
+    if a[..whole] != n[..whole] {
+        return false;
+    }
+    rest == 0 || (a[whole] ^ n[whole]) >> (8 - rest) == 0
+}
+
+/// Renewal: the role must still exist; its current TTLs apply.
+pub async fn renew(backend: &JwtAuth, req: &Request) -> Result<Option<Response>, Error> {
+    let Some(mut auth) = req.auth.clone() else {
+        return Err(Error::internal("renew without an auth"));
+    };
+    let name = auth
+        .internal_data
+        .get("role")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    if name.is_empty() {
+        return Err(Error::internal("failed to fetch role_name during renewal"));
+    }
+    let Some(role) = backend.role(req.storage.as_ref(), &name).await? else {
+        return Err(Error::internal(format!(
+            "role {name} does not exist during renewal"
+        )));
+    };
+    let effective = role.token.effective();
+    auth.lease.ttl = effective.token_ttl;
+    auth.lease.max_ttl = effective.token_max_ttl;
+    auth.period = effective.token_period;
+    Ok(Some(Response {
+        auth: Some(auth),
+        ..Response::default()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remote_addr_allowed;
+
+    #[test]
+    fn cidr_matching() {
+        let cidrs = vec!["10.0.0.0/8".to_string(), "192.168.1.7".to_string(), "fd00::/8".to_string()];
+        assert!(remote_addr_allowed("10.1.2.3", &cidrs));
+        assert!(remote_addr_allowed("192.168.1.7", &cidrs));
+        assert!(!remote_addr_allowed("192.168.1.8", &cidrs));
+        assert!(!remote_addr_allowed("11.0.0.1", &cidrs));
+        assert!(remote_addr_allowed("fd12::1", &cidrs));
+        assert!(!remote_addr_allowed("not an ip", &cidrs));
+        assert!(remote_addr_allowed("1.2.3.4", &["0.0.0.0/0".to_string()]));
+        assert!(remote_addr_allowed("127.0.0.1", &["127.0.0.0/31".to_string()]));
+        assert!(!remote_addr_allowed("127.0.0.2", &["127.0.0.0/31".to_string()]));
+    }
+}
