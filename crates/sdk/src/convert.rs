@@ -243,7 +243,13 @@ pub(crate) fn response_to_wire(response: &Response) -> pb::Response {
     pb::Response {
         secret: response.secret.as_ref().map(secret_to_wire),
         auth: response.auth.as_ref().map(auth_to_wire),
-        data: json_text(&response.data),
+        // Go marshals a response's nil data map as `null`, and clients see
+        // `"data": null` rather than `{}` for responses with only warnings.
+        data: if response.data.is_empty() {
+            "null".to_string()
+        } else {
+            json_text(&response.data)
+        },
         redirect: response.redirect.clone(),
         warnings: response.warnings.clone(),
         wrap_info: None,

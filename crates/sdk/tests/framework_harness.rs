@@ -75,7 +75,7 @@ async fn unmatched_paths_and_operations_and_bad_fields_are_typed_errors() {
     );
     assert_eq!(
         reply_data(&bad)["error"],
-        "Field validation failed: error converting input <redacted> for field \"password\": \
+        "Field validation failed: error converting input for field \"password\": \
          '' expected type 'string', got unconvertible type '[]interface {}', value: '<redacted>'"
     );
 }

@@ -98,13 +98,13 @@ fn bad_field_input_is_a_400_in_vaults_words_and_unknown_fields_warn() {
     assert_eq!(bad.status, 400);
     assert_eq!(
         bad.errors(),
-        "error converting input banana for field \"ttl\": time: invalid duration \"banana\""
+        "error converting input for field \"ttl\": time: invalid duration \"banana\""
     );
     let bad = bao.write("leases/creds/web", json!({"fail": "maybe"}));
     assert_eq!(bad.status, 400);
     assert_eq!(
         bad.errors(),
-        "Field validation failed: error converting input maybe for field \"fail\": \
+        "Field validation failed: error converting input for field \"fail\": \
          cannot parse '' as bool: strconv.ParseBool: parsing \"maybe\": invalid syntax"
     );
     let issued = bao

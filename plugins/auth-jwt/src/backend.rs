@@ -90,7 +90,11 @@ impl JwtAuth {
         *self.resolved.write().unwrap_or_else(|e| e.into_inner()) = resolved;
     }
 
-    pub async fn role(&self, storage: &dyn Storage, name: &str) -> Result<Option<Arc<Role>>, Error> {
+    pub async fn role(
+        &self,
+        storage: &dyn Storage,
+        name: &str,
+    ) -> Result<Option<Arc<Role>>, Error> {
         if let Some(role) = self
             .roles
             .read()
@@ -188,8 +192,8 @@ pub async fn key_source(config: &Config) -> Result<KeySource, ResolveError> {
         return Ok(KeySource::Static(keys));
     }
     if !config.jwks_url.is_empty() {
-        let client = client(&config.jwks_ca_pem, config)
-            .map_err(|e| ResolveError::KeySet(e.to_string()))?;
+        let client =
+            client(&config.jwks_ca_pem, config).map_err(|e| ResolveError::KeySet(e.to_string()))?;
         return Ok(KeySource::Jwks(vec![RemoteKeySet::new(
             config.jwks_url.clone(),
             client,
@@ -229,4 +233,3 @@ pub fn parse_public_key(pem: &str) -> Result<PublicKey, String> {
         _ => Err("data does not contain any valid public keys".into()),
     }
 }
-

@@ -89,7 +89,10 @@ pub fn validate_registered(
     };
     let issuer = string_claim("iss")?;
     let subject = string_claim("sub")?;
-    let audiences = audiences(claims).ok_or(ClaimsError::Malformed("aud", "not a string or list of strings"))?;
+    let audiences = audiences(claims).ok_or(ClaimsError::Malformed(
+        "aud",
+        "not a string or list of strings",
+    ))?;
     if !expected.issuer.is_empty() && expected.issuer != issuer {
         return Err(ClaimsError::Issuer);
     }
@@ -97,7 +100,10 @@ pub fn validate_registered(
         return Err(ClaimsError::Subject);
     }
     if !expected.audiences.is_empty()
-        && !expected.audiences.iter().any(|a| audiences.contains(&a.as_str()))
+        && !expected
+            .audiences
+            .iter()
+            .any(|a| audiences.contains(&a.as_str()))
     {
         return Err(ClaimsError::Audience);
     }
@@ -215,8 +221,8 @@ pub fn validate_bound_claims(
     claims: &Map<String, Value>,
 ) -> Result<(), BoundClaimsError> {
     for (claim, expected) in bound {
-        let actual = get_claim(claims, claim)
-            .ok_or_else(|| BoundClaimsError::Missing(claim.clone()))?;
+        let actual =
+            get_claim(claims, claim).ok_or_else(|| BoundClaimsError::Missing(claim.clone()))?;
         let actual = normalize_list(&actual)
             .ok_or_else(|| BoundClaimsError::ReceivedNotScalar(go_format(&actual)))?;
         let expected = normalize_list(expected)
@@ -228,7 +234,11 @@ pub fn validate_bound_claims(
     Ok(())
 }
 
-fn match_found(expected: &[Value], actual: &[Value], glob_mode: bool) -> Result<bool, BoundClaimsError> {
+fn match_found(
+    expected: &[Value],
+    actual: &[Value],
+    glob_mode: bool,
+) -> Result<bool, BoundClaimsError> {
     for want in expected {
         for have in actual {
             let matched = if glob_mode {
@@ -304,8 +314,9 @@ pub fn extract_metadata(
 /// Group names from the groups claim: a string or a list of strings; empty
 /// names are skipped.
 pub fn groups(claims: &Map<String, Value>, groups_claim: &str) -> Result<Vec<String>, String> {
-    let raw = get_claim(claims, groups_claim)
-        .ok_or_else(|| format!("failed to fetch groups: {groups_claim:?} claim not found in token"))?;
+    let raw = get_claim(claims, groups_claim).ok_or_else(|| {
+        format!("failed to fetch groups: {groups_claim:?} claim not found in token")
+    })?;
     let list = normalize_list(&raw)
         .ok_or_else(|| format!("{groups_claim:?} claim could not be converted to string list"))?;
     let mut out = Vec::with_capacity(list.len());
@@ -351,34 +362,88 @@ mod tests {
         assert_eq!(check(json!({"exp": NOW + 10}), e.clone()), Ok(()));
         // Expired 59 s ago is inside the default 60 s clock skew; 61 s is not.
         assert_eq!(check(json!({"exp": NOW - 59}), e.clone()), Ok(()));
-        assert_eq!(check(json!({"exp": NOW - 61}), e.clone()), Err(ClaimsError::Expired));
+        assert_eq!(
+            check(json!({"exp": NOW - 61}), e.clone()),
+            Err(ClaimsError::Expired)
+        );
         // -1 disables the skew; a positive value replaces it.
-        let no_skew = Expected { clock_skew_leeway: -1, ..e.clone() };
-        assert_eq!(check(json!({"exp": NOW - 1}), no_skew.clone()), Err(ClaimsError::Expired));
-        let wide = Expected { clock_skew_leeway: 300, ..e.clone() };
+        let no_skew = Expected {
+            clock_skew_leeway: -1,
+            ..e.clone()
+        };
+        assert_eq!(
+            check(json!({"exp": NOW - 1}), no_skew.clone()),
+            Err(ClaimsError::Expired)
+        );
+        let wide = Expected {
+            clock_skew_leeway: 300,
+            ..e.clone()
+        };
         assert_eq!(check(json!({"exp": NOW - 200}), wide), Ok(()));
         // Only iat: exp is derived as iat + 150 s (the expiration leeway).
         assert_eq!(check(json!({"iat": NOW - 150 - 60}), e.clone()), Ok(()));
-        assert_eq!(check(json!({"iat": NOW - 150 - 61}), e.clone()), Err(ClaimsError::Expired));
-        let short = Expected { expiration_leeway: 10, ..e.clone() };
-        assert_eq!(check(json!({"iat": NOW - 71}), short), Err(ClaimsError::Expired));
-        let none = Expected { expiration_leeway: -1, clock_skew_leeway: -1, ..e.clone() };
-        assert_eq!(check(json!({"iat": NOW - 1}), none), Err(ClaimsError::Expired));
+        assert_eq!(
+            check(json!({"iat": NOW - 150 - 61}), e.clone()),
+            Err(ClaimsError::Expired)
+        );
+        let short = Expected {
+            expiration_leeway: 10,
+            ..e.clone()
+        };
+        assert_eq!(
+            check(json!({"iat": NOW - 71}), short),
+            Err(ClaimsError::Expired)
+        );
+        let none = Expected {
+            expiration_leeway: -1,
+            clock_skew_leeway: -1,
+            ..e.clone()
+        };
+        assert_eq!(
+            check(json!({"iat": NOW - 1}), none),
+            Err(ClaimsError::Expired)
+        );
         // nbf and iat in the future beyond the skew.
-        assert_eq!(check(json!({"nbf": NOW + 61, "exp": NOW + 600}), e.clone()), Err(ClaimsError::NotYetValid));
-        assert_eq!(check(json!({"nbf": NOW + 59, "exp": NOW + 600}), e.clone()), Ok(()));
-        assert_eq!(check(json!({"iat": NOW + 61, "exp": NOW + 600, "nbf": NOW}), e.clone()), Err(ClaimsError::IssuedInFuture));
+        assert_eq!(
+            check(json!({"nbf": NOW + 61, "exp": NOW + 600}), e.clone()),
+            Err(ClaimsError::NotYetValid)
+        );
+        assert_eq!(
+            check(json!({"nbf": NOW + 59, "exp": NOW + 600}), e.clone()),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                json!({"iat": NOW + 61, "exp": NOW + 600, "nbf": NOW}),
+                e.clone()
+            ),
+            Err(ClaimsError::IssuedInFuture)
+        );
         // Only exp: nbf is derived as exp - 150 s.
-        assert_eq!(check(json!({"exp": NOW + 1000}), e.clone()), Err(ClaimsError::NotYetValid));
-        let nbf_off = Expected { not_before_leeway: 2000, ..e.clone() };
+        assert_eq!(
+            check(json!({"exp": NOW + 1000}), e.clone()),
+            Err(ClaimsError::NotYetValid)
+        );
+        let nbf_off = Expected {
+            not_before_leeway: 2000,
+            ..e.clone()
+        };
         assert_eq!(check(json!({"exp": NOW + 1000}), nbf_off), Ok(()));
-        assert_eq!(check(json!({"exp": "soon"}), e), Err(ClaimsError::Malformed("exp", "not a number")));
+        assert_eq!(
+            check(json!({"exp": "soon"}), e),
+            Err(ClaimsError::Malformed("exp", "not a number"))
+        );
     }
 
     #[test]
     fn issuer_subject_and_audience() {
         let auds = vec!["a".to_string(), "b".to_string()];
-        let e = Expected { issuer: "https://idp", subject: "u1", audiences: &auds, ..Expected::default() };
+        let e = Expected {
+            issuer: "https://idp",
+            subject: "u1",
+            audiences: &auds,
+            ..Expected::default()
+        };
         let ok = json!({"iss": "https://idp", "sub": "u1", "aud": ["x", "b"], "exp": NOW + 60});
         assert_eq!(check(ok.clone(), e.clone()), Ok(()));
         let mut c = ok.clone();
@@ -405,24 +470,47 @@ mod tests {
             "nested": {"team": {"name": "core"}}, "a/b": "slash",
         }));
         let bound = |v: Value| v.as_object().cloned().expect("object");
-        assert_eq!(validate_bound_claims(false, &bound(json!({"email": "ops@example.com"})), &c), Ok(()));
-        assert_eq!(validate_bound_claims(false, &bound(json!({"groups": ["x", "ops"]})), &c), Ok(()));
-        assert_eq!(validate_bound_claims(false, &bound(json!({"admin": true})), &c), Ok(()));
-        assert_eq!(validate_bound_claims(false, &bound(json!({"level": 5})), &c), Ok(()));
-        assert_eq!(validate_bound_claims(false, &bound(json!({"/nested/team/name": "core"})), &c), Ok(()));
-        assert_eq!(validate_bound_claims(false, &bound(json!({"/a~1b": "slash"})), &c), Ok(()));
+        assert_eq!(
+            validate_bound_claims(false, &bound(json!({"email": "ops@example.com"})), &c),
+            Ok(())
+        );
+        assert_eq!(
+            validate_bound_claims(false, &bound(json!({"groups": ["x", "ops"]})), &c),
+            Ok(())
+        );
+        assert_eq!(
+            validate_bound_claims(false, &bound(json!({"admin": true})), &c),
+            Ok(())
+        );
+        assert_eq!(
+            validate_bound_claims(false, &bound(json!({"level": 5})), &c),
+            Ok(())
+        );
+        assert_eq!(
+            validate_bound_claims(false, &bound(json!({"/nested/team/name": "core"})), &c),
+            Ok(())
+        );
+        assert_eq!(
+            validate_bound_claims(false, &bound(json!({"/a~1b": "slash"})), &c),
+            Ok(())
+        );
         assert_eq!(
             validate_bound_claims(false, &bound(json!({"email": "*@example.com"})), &c),
             Err(BoundClaimsError::NoMatch("email".into()))
         );
-        assert_eq!(validate_bound_claims(true, &bound(json!({"email": "*@example.com"})), &c), Ok(()));
+        assert_eq!(
+            validate_bound_claims(true, &bound(json!({"email": "*@example.com"})), &c),
+            Ok(())
+        );
         assert_eq!(
             validate_bound_claims(false, &bound(json!({"missing": "x"})), &c),
             Err(BoundClaimsError::Missing("missing".into()))
         );
         assert_eq!(
             validate_bound_claims(false, &bound(json!({"nested": "x"})), &c),
-            Err(BoundClaimsError::ReceivedNotScalar("map[team:map[name:core]]".into()))
+            Err(BoundClaimsError::ReceivedNotScalar(
+                "map[team:map[name:core]]".into()
+            ))
         );
         assert_eq!(
             validate_bound_claims(false, &bound(json!({"admin": "true"})), &c),
@@ -432,17 +520,31 @@ mod tests {
 
     #[test]
     fn metadata_and_groups() {
-        let c = claims(json!({"email": "a@b", "n": 3, "groups": ["g1", "", "g2"], "one": "solo", "bad": [1]}));
-        let maps: HashMap<String, String> =
-            [("email".to_string(), "mail".to_string()), ("absent".to_string(), "x".to_string())].into();
+        let c = claims(
+            json!({"email": "a@b", "n": 3, "groups": ["g1", "", "g2"], "one": "solo", "bad": [1]}),
+        );
+        let maps: HashMap<String, String> = [
+            ("email".to_string(), "mail".to_string()),
+            ("absent".to_string(), "x".to_string()),
+        ]
+        .into();
         let md = extract_metadata(&c, &maps).expect("ok");
         assert_eq!(md.len(), 1);
         assert_eq!(md["mail"], "a@b");
         let bad: HashMap<String, String> = [("n".to_string(), "num".to_string())].into();
-        assert_eq!(extract_metadata(&c, &bad), Err("error converting claim 'n' to string".into()));
+        assert_eq!(
+            extract_metadata(&c, &bad),
+            Err("error converting claim 'n' to string".into())
+        );
         assert_eq!(groups(&c, "groups"), Ok(vec!["g1".into(), "g2".into()]));
         assert_eq!(groups(&c, "one"), Ok(vec!["solo".into()]));
-        assert_eq!(groups(&c, "bad"), Err("value 1 in groups claim could not be parsed as string".into()));
-        assert_eq!(groups(&c, "nope"), Err("failed to fetch groups: \"nope\" claim not found in token".into()));
+        assert_eq!(
+            groups(&c, "bad"),
+            Err("value 1 in groups claim could not be parsed as string".into())
+        );
+        assert_eq!(
+            groups(&c, "nope"),
+            Err("failed to fetch groups: \"nope\" claim not found in token".into())
+        );
     }
 }

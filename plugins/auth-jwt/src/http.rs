@@ -84,10 +84,12 @@ impl Client {
         let tls = if allowed_names.is_empty() {
             builder.with_root_certificates(roots).with_no_client_auth()
         } else {
-            let webpki =
-                rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| HttpError::InvalidCa(e.to_string()))?;
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| HttpError::InvalidCa(e.to_string()))?;
             let names = allowed_names
                 .iter()
                 .map(|n| {

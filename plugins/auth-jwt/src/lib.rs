@@ -9,10 +9,10 @@ pub mod http;
 pub mod jose;
 pub mod jwks;
 pub mod login;
-pub mod role;
 pub mod path_config;
 pub mod path_login;
 pub mod path_role;
+pub mod role;
 
 use std::sync::Arc;
 

@@ -134,7 +134,10 @@ pub fn identity(
     let user = if role.user_claim_json_pointer {
         claims::get_claim(claims, &role.user_claim)
     } else {
-        claims.get(&role.user_claim).filter(|v| !v.is_null()).cloned()
+        claims
+            .get(&role.user_claim)
+            .filter(|v| !v.is_null())
+            .cloned()
     };
     let Some(user) = user else {
         return Err(LoginError::Identity(format!(

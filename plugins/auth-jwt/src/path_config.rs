@@ -243,7 +243,9 @@ async fn write_config(
             .oidc_discovery_url
             .contains(".well-known/openid-configuration")
         {
-            return Err(invalid("'oidc_discovery_url' contains '.well-known' component"));
+            return Err(invalid(
+                "'oidc_discovery_url' contains '.well-known' component",
+            ));
         }
         let discovered = match client(&config.oidc_discovery_ca_pem, &config) {
             Ok(http) => Provider::discover(&config.oidc_discovery_url, http)
@@ -293,7 +295,10 @@ async fn write_config(
             match result? {
                 Some(set) => sets.push(set),
                 None if !skip_validation => {
-                    return Err(invalid(format!("error checking jwks URL {}", pair.jwks_url)));
+                    return Err(invalid(format!(
+                        "error checking jwks URL {}",
+                        pair.jwks_url
+                    )));
                 }
                 None => resp
                     .warnings

@@ -15,11 +15,18 @@ pub fn paths() -> Vec<Path<JwtAuth>> {
     vec![
         Path::new("login$")
             .field(Field::lowercase_string("role").description("The role to log in against."))
-            .field(Field::string("jwt").description("The signed JWT to validate.").sensitive())
+            .field(
+                Field::string("jwt")
+                    .description("The signed JWT to validate.")
+                    .sensitive(),
+            )
             .update(login)
             .on(Operation::AliasLookahead, login)
             .on(Operation::ResolveRole, resolve_role)
-            .help("Authenticates to OpenBao using a JWT (or OIDC) token.", "Authenticates JWTs."),
+            .help(
+                "Authenticates to OpenBao using a JWT (or OIDC) token.",
+                "Authenticates JWTs.",
+            ),
     ]
 }
 
@@ -29,12 +36,15 @@ async fn role_name(
     req: &Request,
     data: &FieldData,
 ) -> Result<(String, std::sync::Arc<crate::role::Role>), Error> {
-    let Some(config) = backend
-        .resolved(req.storage.as_ref())
-        .await
-        .map(|r| r.map(|r| r.config.default_role.clone()))
-        .or_else(|_| Ok::<_, Error>(None))?
-    else {
+    // The default role comes from the config even when its keys cannot be
+    // loaded right now, so the error names the real problem.
+    let default_role = match backend.resolved(req.storage.as_ref()).await {
+        Ok(resolved) => resolved.map(|r| r.config.default_role.clone()),
+        Err(_) => JwtAuth::stored_config(req.storage.as_ref())
+            .await?
+            .map(|c| c.default_role),
+    };
+    let Some(config) = default_role else {
         return Err(Error::invalid("could not load configuration"));
     };
     let mut name: String = data.get("role")?;
@@ -94,7 +104,9 @@ async fn login(
             Ok(Some(r)) => r,
             Ok(None) => return Err(Error::invalid("could not load configuration")),
             Err(e) => {
-                return Err(Error::invalid(format!("error configuring token validator: {e}")));
+                return Err(Error::invalid(format!(
+                    "error configuring token validator: {e}"
+                )));
             }
         },
     };
@@ -123,7 +135,8 @@ async fn login(
         ..Auth::default()
     };
     auth.internal_data.insert("role".into(), json!(name));
-    auth.internal_data.insert("role_type".into(), json!("native"));
+    auth.internal_data
+        .insert("role_type".into(), json!("native"));
     role.token.populate_auth(&mut auth);
     Ok(Some(Response {
         auth: Some(auth),
@@ -201,7 +214,11 @@ mod tests {
 
     #[test]
     fn cidr_matching() {
-        let cidrs = vec!["10.0.0.0/8".to_string(), "192.168.1.7".to_string(), "fd00::/8".to_string()];
+        let cidrs = vec![
+            "10.0.0.0/8".to_string(),
+            "192.168.1.7".to_string(),
+            "fd00::/8".to_string(),
+        ];
         assert!(remote_addr_allowed("10.1.2.3", &cidrs));
         assert!(remote_addr_allowed("192.168.1.7", &cidrs));
         assert!(!remote_addr_allowed("192.168.1.8", &cidrs));
@@ -209,7 +226,13 @@ mod tests {
         assert!(remote_addr_allowed("fd12::1", &cidrs));
         assert!(!remote_addr_allowed("not an ip", &cidrs));
         assert!(remote_addr_allowed("1.2.3.4", &["0.0.0.0/0".to_string()]));
-        assert!(remote_addr_allowed("127.0.0.1", &["127.0.0.0/31".to_string()]));
-        assert!(!remote_addr_allowed("127.0.0.2", &["127.0.0.0/31".to_string()]));
+        assert!(remote_addr_allowed(
+            "127.0.0.1",
+            &["127.0.0.0/31".to_string()]
+        ));
+        assert!(!remote_addr_allowed(
+            "127.0.0.2",
+            &["127.0.0.0/31".to_string()]
+        ));
     }
 }

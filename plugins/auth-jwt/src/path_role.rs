@@ -117,9 +117,10 @@ async fn read_role(
     let Some(role) = backend.role(req.storage.as_ref(), &name).await? else {
         return Ok(None);
     };
-    let mut resp = Response::default();
-    resp.data = role.to_data();
-    Ok(Some(resp))
+    Ok(Some(Response {
+        data: role.to_data(),
+        ..Response::default()
+    }))
 }
 
 async fn delete_role(
@@ -152,13 +153,19 @@ async fn write_role(
     let mut role = match backend.role(req.storage.as_ref(), &name).await? {
         Some(role) => (*role).clone(),
         None if req.operation == Operation::Update => {
-            return Err(Error::internal("role entry not found during update operation"));
+            return Err(Error::internal(
+                "role entry not found during update operation",
+            ));
         }
         None => Role::default(),
     };
 
     let role_type: String = data.get("role_type")?;
-    let role_type = if role_type.is_empty() { "oidc".to_string() } else { role_type };
+    let role_type = if role_type.is_empty() {
+        "oidc".to_string()
+    } else {
+        role_type
+    };
     if role_type != "jwt" && role_type != "oidc" {
         return Err(Error::invalid(format!("invalid 'role_type': {role_type}")));
     }
@@ -264,7 +271,12 @@ async fn write_role(
         role.allowed_redirect_uris = Some(v);
     }
 
-    if role.role_type == "oidc" && role.allowed_redirect_uris.as_ref().is_none_or(Vec::is_empty) {
+    if role.role_type == "oidc"
+        && role
+            .allowed_redirect_uris
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+    {
         return Err(Error::invalid(
             "'allowed_redirect_uris' must be set if 'role_type' is 'oidc' or unspecified.",
         ));

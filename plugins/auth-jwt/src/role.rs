@@ -118,7 +118,9 @@ mod tests {
     #[test]
     fn a_role_the_go_plugin_stored_loads_with_its_settings() {
         let stored = r#"{"token_bound_cidrs":["10.0.0.0/8"],"token_explicit_max_ttl":0,"token_max_ttl":0,"token_no_default_policy":false,"token_num_uses":0,"token_period":0,"token_policies":null,"token_type":0,"token_ttl":3600000000000,"token_strictly_bind_ip":false,"role_type":"jwt","expiration_leeway":300000000000,"not_before_leeway":0,"clock_skew_leeway":-1000000000,"bound_audiences":["a"],"bound_subject":"","bound_claims_type":"string","bound_claims":{"x":[1,"y"]},"claim_mappings":{"a":"b"},"oauth2_metadata":null,"user_claim":"sub","groups_claim":"","oidc_scopes":null,"allowed_redirect_uris":null,"callback_mode":"client","poll_interval":0,"verbose_oidc_logging":false,"max_age":3600000000000,"user_claim_json_pointer":false,"token_policies_template_claims":false,"oidc_disable_confirmation":false,"policies":["old"],"num_uses":3,"ttl":0,"max_ttl":0,"period":0,"bound_cidrs":null}"#;
-        let role: Role = serde_json::from_str::<Role>(stored).expect("decodes").normalized();
+        let role: Role = serde_json::from_str::<Role>(stored)
+            .expect("decodes")
+            .normalized();
         assert_eq!(role.token.token_ttl, Duration::from_secs(3600));
         assert_eq!(role.expiration_leeway, 300 * NANOS_PER_SEC);
         assert_eq!(role.clock_skew_leeway, -NANOS_PER_SEC);

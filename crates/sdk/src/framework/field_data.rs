@@ -305,14 +305,17 @@ impl FieldData {
 }
 
 fn conversion_error(field: &Field, value: &Value, cause: &str) -> Error {
+    // OpenBao's wording: the input itself is not echoed (it may be a
+    // secret, and the cause quotes what matters).
     let shown = parse::go_display(value);
-    let message = format!(
-        "error converting input {shown} for field {:?}: {cause}",
-        field.name
-    );
+    let message = format!("error converting input for field {:?}: {cause}", field.name);
     // Never echo what was sent for a secret, in whatever form the cause quotes it.
     if field.sensitive {
-        let mut redacted = message.replace(&shown, "<redacted>");
+        let mut redacted = if shown.is_empty() {
+            message.clone()
+        } else {
+            message.replace(&shown, "<redacted>")
+        };
         if let Some(text) = value.as_str() {
             redacted = redacted.replace(&format!("{text:?}"), "\"<redacted>\"");
         }
@@ -374,7 +377,7 @@ mod tests {
         assert!(matches!(err, Error::InvalidRequest(_)));
         assert_eq!(
             err.to_string(),
-            "error converting input banana for field \"ttl\": time: invalid duration \"banana\""
+            "error converting input for field \"ttl\": time: invalid duration \"banana\""
         );
         assert!(matches!(
             d.get::<Duration>("ttl"),

@@ -3,7 +3,8 @@
 //! its error texts, so clients see the same answers from our plugins.
 //!
 //! Each converter returns the message Vault gives after
-//! `error converting input <value> for field "<name>": `.
+//! `error converting input for field "<name>": ` (OpenBao's wording;
+//! Vault also echoes the input, which may be a secret).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -67,9 +67,15 @@ pub struct LegacyTokenParams {
     pub max_ttl: Duration,
     #[serde(with = "nanos", skip_serializing_if = "Duration::is_zero")]
     pub period: Duration,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub policies: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub bound_cidrs: Vec<String>,
 }
 

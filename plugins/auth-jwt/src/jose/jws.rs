@@ -134,8 +134,8 @@ mod tests {
             assert!(Jws::parse(&t).is_err(), "{what}");
         }
         assert_eq!(
-            Jws::parse(&token(r#"{"alg":"HS256"}"#, "{}", "c2ln")).unwrap_err(),
-            JwsError::UnsupportedAlgorithm("HS256".into())
+            Jws::parse(&token(r#"{"alg":"HS256"}"#, "{}", "c2ln")).err(),
+            Some(JwsError::UnsupportedAlgorithm("HS256".into()))
         );
     }
 }
