@@ -23,6 +23,8 @@ pub struct JwtAuth {
     /// fetches the discovery document once.
     resolving: tokio::sync::Mutex<()>,
     roles: RwLock<HashMap<String, Arc<Role>>>,
+    /// OIDC logins in progress on this node.
+    pub pending: crate::oidc::PendingRequests,
 }
 
 /// Why a stored config cannot be used for logins.
@@ -52,6 +54,7 @@ impl JwtAuth {
             resolved: RwLock::new(None),
             resolving: tokio::sync::Mutex::new(()),
             roles: RwLock::new(HashMap::new()),
+            pending: crate::oidc::PendingRequests::default(),
         }
     }
 

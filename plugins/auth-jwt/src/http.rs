@@ -108,6 +108,15 @@ impl Client {
         self.send(url, "GET", None, &[]).await
     }
 
+    /// GET with extra headers (e.g. a bearer token).
+    pub async fn get_with(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Bytes, HttpError> {
+        self.send(url, "GET", None, headers).await
+    }
+
     /// POSTs a form, with extra headers (e.g. basic auth).
     pub async fn post_form(
         &self,

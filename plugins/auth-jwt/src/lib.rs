@@ -9,8 +9,10 @@ pub mod http;
 pub mod jose;
 pub mod jwks;
 pub mod login;
+pub mod oidc;
 pub mod path_config;
 pub mod path_login;
+pub mod path_oidc;
 pub mod path_role;
 pub mod role;
 
@@ -32,6 +34,7 @@ pub fn serve() -> std::process::ExitCode {
             let mut paths = path_login::paths();
             paths.extend(path_role::paths());
             paths.extend(path_config::paths());
+            paths.extend(path_oidc::paths());
             Ok(Framework::new(BackendType::Auth, state)
                 .help("The JWT backend plugin allows authentication using JWTs (including OIDC).")
                 .special_paths(SpecialPaths {
