@@ -42,7 +42,6 @@ pub fn serve() -> std::process::ExitCode {
                         "login".into(),
                         "oidc/auth_url".into(),
                         "oidc/callback".into(),
-                        "oidc/poll".into(),
                     ],
                     seal_wrap_storage: vec!["config".into()],
                     ..SpecialPaths::default()
