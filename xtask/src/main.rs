@@ -1,6 +1,7 @@
 //! Project automation: `cargo xtask <command>`. One module per command.
 
 mod bench;
+mod bench_jwt;
 mod plugins;
 mod test;
 mod tools;
