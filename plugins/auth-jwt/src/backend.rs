@@ -3,6 +3,7 @@
 //! write on another node of a cluster).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use vault_plugin_sdk::framework::JsonStorage;
@@ -23,6 +24,9 @@ pub struct JwtAuth {
     /// fetches the discovery document once.
     resolving: tokio::sync::Mutex<()>,
     roles: RwLock<HashMap<String, Arc<Role>>>,
+    /// Bumped whenever the config or a role changes: a value read from
+    /// storage before a change must not be cached after it.
+    generation: AtomicU64,
     /// OIDC logins in progress on this node.
     pub pending: crate::oidc::PendingRequests,
 }
@@ -54,6 +58,7 @@ impl JwtAuth {
             resolved: RwLock::new(None),
             resolving: tokio::sync::Mutex::new(()),
             roles: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
             pending: crate::oidc::PendingRequests::default(),
         }
     }
@@ -74,11 +79,15 @@ impl JwtAuth {
         if let Some(r) = self.cached() {
             return Ok(Some(r));
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let Some(config) = storage.get_json::<Config>(CONFIG_KEY).await? else {
             return Ok(None);
         };
         let resolved = Arc::new(resolve(config, None).await?);
-        self.set_resolved(Some(resolved.clone()));
+        let mut slot = self.resolved.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::SeqCst) == generation {
+            *slot = Some(resolved.clone());
+        }
         Ok(Some(resolved))
     }
 
@@ -89,8 +98,11 @@ impl JwtAuth {
             .clone()
     }
 
+    /// Replaces the resolved config after a write (or drops it).
     pub fn set_resolved(&self, resolved: Option<Arc<Resolved>>) {
-        *self.resolved.write().unwrap_or_else(|e| e.into_inner()) = resolved;
+        let mut slot = self.resolved.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *slot = resolved;
     }
 
     pub async fn role(
@@ -106,6 +118,7 @@ impl JwtAuth {
         {
             return Ok(Some(role.clone()));
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let Some(role) = storage
             .get_json::<Role>(&format!("{ROLE_PREFIX}{name}"))
             .await?
@@ -113,18 +126,17 @@ impl JwtAuth {
             return Ok(None);
         };
         let role = Arc::new(role.normalized());
-        self.roles
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), role.clone());
+        let mut roles = self.roles.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::SeqCst) == generation {
+            roles.insert(name.to_string(), role.clone());
+        }
         Ok(Some(role))
     }
 
     pub fn forget_role(&self, name: &str) {
-        self.roles
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
+        let mut roles = self.roles.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        roles.remove(name);
     }
 
     /// The host tells every node when a key changed elsewhere.
