@@ -1,0 +1,360 @@
+//! `cargo xtask bench`'s rows for the JWT auth plugin: the login checks'
+//! CPU cost on one core beside aws-lc's bare RS256 verify, and logins per
+//! second through OpenBao beside OpenBao's built-in Go `jwt` method with the
+//! same config and role (a static key, then a JWKS URL), at 16 and 64
+//! concurrent clients.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Value, json};
+use vault_plugin_test_support::jwt::{Alg, SigningKey, now};
+use vault_plugin_test_support::oidc::OidcProvider;
+use vault_plugin_test_support::openbao::{ApiResponse, OpenBao, PluginKind};
+
+use crate::bench::{Row, ms, percentile};
+use crate::plugins::{self, PluginBinary};
+
+/// The floor for the login checks on one core.
+const TARGET_PER_CORE: f64 = 20_000.0;
+const CONCURRENCY: [usize; 2] = [16, 64];
+/// Tokens signed up front (distinct subjects, so distinct entities), used
+/// round-robin.
+const TOKENS: usize = 64;
+const PLUGIN: &str = "jwt-rs";
+
+/// The plugin binary these rows mount.
+pub fn binary() -> anyhow::Result<&'static PluginBinary> {
+    plugins::ALL
+        .iter()
+        .find(|b| b.package == "vault-plugin-auth-jwt")
+        .context("vault-plugin-auth-jwt is in the build list")
+}
+
+/// All the JWT rows; the plugin binary must be built.
+pub fn rows(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
+    let mut rows = vec![in_process(quick)?];
+    rows.extend(through_openbao(bao_bin, quick)?);
+    Ok(rows)
+}
+
+fn per_sec(rate: f64) -> String {
+    format!("{rate:.0}/s")
+}
+
+/// The bench target `plugins/auth-jwt/benches/verify.rs`, run by cargo in
+/// the release profile: `cargo xtask` itself is a dev build, which would
+/// measure unoptimised code.
+fn in_process(quick: bool) -> anyhow::Result<Row> {
+    let seconds = if quick { "1" } else { "2" };
+    let args = [
+        "bench",
+        "-p",
+        "vault-plugin-auth-jwt",
+        "--bench",
+        "verify",
+        "--",
+        "--seconds",
+        seconds,
+    ];
+    println!("xtask: cargo {}", args.join(" "));
+    let out = Command::new(plugins::cargo())
+        .current_dir(vault_plugin_test_support::workspace_root())
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo bench")?;
+    if !out.status.success() {
+        bail!("cargo bench --bench verify failed");
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| -> anyhow::Result<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .with_context(|| format!("no {name} in the bench's output:\n{text}"))
+    };
+    let ours = value("verify_and_claims_per_sec ")?;
+    let raw = value("raw_rs256_verify_per_sec ")?;
+    let verdict = if ours >= TARGET_PER_CORE {
+        "met"
+    } else {
+        "MISSED"
+    };
+    Ok(Row {
+        what: format!(
+            "RS256 verify + claim checks, 1 core, in-process: target >= {TARGET_PER_CORE:.0}/s {verdict} (vs bare aws-lc RS256 verify)"
+        ),
+        ours: per_sec(ours),
+        comparison: per_sec(raw),
+        ratio: format!("{:.2}x", ours / raw),
+    })
+}
+
+/// The version the binary reports (`<name> v<version>`), which the
+/// registration must name.
+fn version_of(binary: &Path) -> anyhow::Result<String> {
+    let out = Command::new(binary)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("running {} --version", binary.display()))?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .last()
+        .map(str::to_string)
+        .with_context(|| format!("{} --version printed nothing", binary.display()))
+}
+
+fn check(resp: ApiResponse, what: &str) -> anyhow::Result<()> {
+    if !(200..300).contains(&resp.status) {
+        bail!("{what}: {} {}", resp.status, resp.body);
+    }
+    Ok(())
+}
+
+/// One key source, mounted twice: ours and the built-in.
+struct Setup {
+    name: &'static str,
+    ours: String,
+    theirs: String,
+    /// Login request bodies, each with its own token.
+    bodies: Vec<String>,
+}
+
+fn through_openbao(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
+    let logins = if quick { 300 } else { 2000 };
+    let binary = binary()?.release_path();
+    let version = version_of(&binary)?;
+    let bao = OpenBao::start_with(bao_bin);
+    bao.register_plugin(PluginKind::Auth, PLUGIN, &binary, &version);
+
+    let static_key = SigningKey::generate(Alg::RS256, "k1");
+    let idp = OidcProvider::start();
+    let setups = [
+        setup(
+            &bao,
+            "static RS256 key",
+            "static",
+            &version,
+            json!({ "jwt_validation_pubkeys": [static_key.public_pem()] }),
+            &static_key,
+        )?,
+        setup(
+            &bao,
+            "JWKS URL",
+            "jwks",
+            &version,
+            json!({ "jwks_url": idp.jwks_url(), "jwks_ca_pem": idp.ca_pem() }),
+            &idp.key(),
+        )?,
+    ];
+
+    let mut rows = Vec::new();
+    for s in &setups {
+        // Every token once on each mount (entities, the JWKS fetch, the
+        // plugin's caches), then the measured runs.
+        for mount in [&s.ours, &s.theirs] {
+            run_logins(bao.addr(), mount, &s.bodies, 2 * TOKENS, 16)?;
+        }
+        for concurrency in CONCURRENCY {
+            let (ours, theirs) = measure(bao.addr(), s, logins, concurrency)?;
+            rows.push(Row {
+                what: format!(
+                    "logins/s via OpenBao, {}, {concurrency} concurrent, {logins} each (vs built-in jwt; goal >= 1x)",
+                    s.name
+                ),
+                ours: per_sec(ours.rate()),
+                comparison: per_sec(theirs.rate()),
+                ratio: format!("{:.2}x", ours.rate() / theirs.rate()),
+            });
+            let (p_ours, p_theirs) = (
+                percentile(ours.latencies, 0.99),
+                percentile(theirs.latencies, 0.99),
+            );
+            rows.push(Row {
+                what: format!(
+                    "login p99 via OpenBao, {}, {concurrency} concurrent (vs built-in jwt)",
+                    s.name
+                ),
+                ours: ms(p_ours),
+                comparison: ms(p_theirs),
+                ratio: crate::bench::ratio(p_ours, p_theirs),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Mounts ours at `auth/ours-<suffix>` and the built-in at
+/// `auth/theirs-<suffix>`, both with `config` and the role `bench`, and
+/// signs the tokens.
+fn setup(
+    bao: &OpenBao,
+    name: &'static str,
+    suffix: &str,
+    version: &str,
+    config: Value,
+    key: &SigningKey,
+) -> anyhow::Result<Setup> {
+    let (ours, theirs) = (format!("ours-{suffix}"), format!("theirs-{suffix}"));
+    check(bao.enable_auth(&ours, PLUGIN, version), "mount ours")?;
+    check(
+        bao.request(
+            "POST",
+            &format!("sys/auth/{theirs}"),
+            Some(json!({"type": "jwt"})),
+        ),
+        "mount the built-in jwt",
+    )?;
+    let role = json!({
+        "role_type": "jwt",
+        "user_claim": "sub",
+        "bound_audiences": ["vault"],
+    });
+    for mount in [&ours, &theirs] {
+        check(
+            bao.write(&format!("auth/{mount}/config"), config.clone()),
+            &format!("auth/{mount}/config"),
+        )?;
+        check(
+            bao.write(&format!("auth/{mount}/role/bench"), role.clone()),
+            &format!("auth/{mount}/role/bench"),
+        )?;
+    }
+    let bodies = (0..TOKENS)
+        .map(|i| {
+            let jwt = key.sign(&json!({
+                "sub": format!("user-{i}"),
+                "aud": "vault",
+                "iat": now(),
+                "nbf": now() - 5,
+                "exp": now() + 3600,
+            }));
+            json!({ "role": "bench", "jwt": jwt }).to_string()
+        })
+        .collect();
+    Ok(Setup {
+        name,
+        ours,
+        theirs,
+        bodies,
+    })
+}
+
+/// Logins done and how long they took, over one or more runs.
+#[derive(Default)]
+struct Tally {
+    logins: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Tally {
+    fn rate(&self) -> f64 {
+        self.logins as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// `logins` on each mount, in two halves taken in turn (ours, theirs,
+/// theirs, ours) so drift on a busy machine falls on both.
+fn measure(
+    addr: &str,
+    s: &Setup,
+    logins: usize,
+    concurrency: usize,
+) -> anyhow::Result<(Tally, Tally)> {
+    let (mut ours, mut theirs) = (Tally::default(), Tally::default());
+    let half = logins / 2;
+    for ours_first in [true, false] {
+        for is_ours in [ours_first, !ours_first] {
+            let (mount, tally) = if is_ours {
+                (&s.ours, &mut ours)
+            } else {
+                (&s.theirs, &mut theirs)
+            };
+            let run = run_logins(addr, mount, &s.bodies, half, concurrency)?;
+            tally.logins += half;
+            tally.elapsed += run.elapsed;
+            tally.latencies.extend(run.latencies);
+        }
+    }
+    Ok((ours, theirs))
+}
+
+struct Run {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+/// `total` logins at `auth/<mount>/login` from `concurrency` threads, each
+/// with its own keep-alive connection.
+fn run_logins(
+    addr: &str,
+    mount: &str,
+    bodies: &[String],
+    total: usize,
+    concurrency: usize,
+) -> anyhow::Result<Run> {
+    let url = format!("{addr}/v1/auth/{mount}/login");
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    let results: Vec<anyhow::Result<Vec<Duration>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..concurrency)
+            .map(|_| scope.spawn(|| login_worker(&url, bodies, &next, total)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a login thread panicked")))
+            })
+            .collect()
+    });
+    let elapsed = start.elapsed();
+    let mut latencies = Vec::with_capacity(total);
+    for r in results {
+        latencies.extend(r?);
+    }
+    Ok(Run { elapsed, latencies })
+}
+
+fn login_worker(
+    url: &str,
+    bodies: &[String],
+    next: &AtomicUsize,
+    total: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut latencies = Vec::new();
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= total {
+            return Ok(latencies);
+        }
+        let body = &bodies[i % bodies.len()];
+        let start = Instant::now();
+        let result = agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .send(body.as_str());
+        let (status, text) = match result {
+            Ok(mut resp) => (
+                resp.status().as_u16(),
+                resp.body_mut().read_to_string().unwrap_or_default(),
+            ),
+            Err(e) => (0, e.to_string()),
+        };
+        latencies.push(start.elapsed());
+        if status != 200 {
+            // Stop the other threads: this run is lost.
+            next.store(total, Ordering::Relaxed);
+            bail!("POST {url}: {status} {text}");
+        }
+    }
+}
