@@ -114,6 +114,14 @@ fn bad_field_input_is_a_400_in_vaults_words_and_unknown_fields_warn() {
         issued.body["warnings"],
         json!(["Endpoint ignored these unrecognized parameters: [colour]"])
     );
+    // A write that answers nothing still says what it ignored (Go drops
+    // the warning with the empty answer).
+    let quiet = bao.write("leases/roles/web", json!({"prefx": "typo"}));
+    assert_eq!(quiet.status, 200);
+    assert_eq!(
+        quiet.body["warnings"],
+        json!(["Endpoint ignored these unrecognized parameters: [prefx]"])
+    );
     assert_eq!(bao.read("leases/nowhere").status, 404);
     assert_eq!(bao.delete("leases/creds/web").status, 405);
     // Nothing stored was lost to the bad input.

@@ -439,6 +439,44 @@ fn config_role_and_login_answers_match_the_builtin() {
         same_prefix(what, signature_prefix, |m| login(&bao, m, "dev", &jwt));
     }
 
+    // Leeways where they decide: a token with only `iat` expires at
+    // iat + expiration_leeway; one with only `exp` starts at exp -
+    // not_before_leeway (clock skew off so the figures are exact).
+    same(
+        &bao,
+        "role leeway",
+        write(
+            &bao,
+            "role/leeway",
+            json!({
+                "role_type": "jwt", "user_claim": "sub", "bound_subject": "user-1", "bound_audiences": "vault",
+                "expiration_leeway": 30, "not_before_leeway": 40, "clock_skew_leeway": -1,
+            }),
+        ),
+    );
+    for (what, patch) in [
+        (
+            "iat only, inside expiration_leeway",
+            json!({"iat": now - 20, "exp": null, "nbf": null}),
+        ),
+        (
+            "iat only, past expiration_leeway",
+            json!({"iat": now - 40, "exp": null, "nbf": null}),
+        ),
+        (
+            "exp only, inside not_before_leeway",
+            json!({"exp": now + 30, "iat": null, "nbf": null}),
+        ),
+        (
+            "exp only, before not_before_leeway",
+            json!({"exp": now + 60, "iat": null, "nbf": null}),
+        ),
+    ] {
+        same(&bao, what, |m| {
+            login(&bao, m, "leeway", &key.sign(&with(patch.clone())))
+        });
+    }
+
     // Audience strictness: a token with an audience needs bound audiences.
     same(
         &bao,

@@ -352,6 +352,100 @@ fn form_post_delivers_the_id_token_through_the_ui() {
 }
 
 #[test]
+fn max_age_asks_for_auth_time_and_namespaces_travel_in_the_state() {
+    let (bao, idp) = setup(json!({}));
+    for mount in ["ours", "theirs"] {
+        bao.write(&format!("auth/{mount}/role/web"), json!({
+            "user_claim": "email", "allowed_redirect_uris": [REDIRECT], "max_age": "5m", "groups_claim": "",
+        }))
+        .ok();
+        let with_ns = format!("{REDIRECT}?namespace=team-a");
+        let url = auth_url(&bao, mount, json!({"redirect_uri": with_ns}))
+            .ok()
+            .body["data"]["auth_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let grant = idp.authorize(&url);
+        assert_eq!(
+            grant.params.get("max_age").map(String::as_str),
+            Some("300"),
+            "{mount}"
+        );
+        assert_eq!(
+            grant.redirect_uri, REDIRECT,
+            "{mount}: the namespace left the redirect URI"
+        );
+        assert!(
+            grant.state.ends_with(",ns=team-a"),
+            "{mount}: {}",
+            grant.state
+        );
+
+        // The provider's ID token lacks auth_time: refused. (A state with a
+        // namespace is routed by the server to that namespace, which a dev
+        // server lacks, so this login starts without one.)
+        let url = auth_url(&bao, mount, json!({"redirect_uri": REDIRECT}))
+            .ok()
+            .body["data"]["auth_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let grant = idp.authorize(&url);
+        let refused = callback(&bao, mount, &grant.callback_params());
+        assert_eq!(refused.status, 400, "{mount}");
+        assert!(
+            refused
+                .errors()
+                .contains("missing auth_time claim when max age was requested"),
+            "{mount}: {}",
+            refused.errors()
+        );
+
+        // With a recent auth_time it passes.
+        let now = vault_plugin_test_support::jwt::now();
+        idp.set_id_token_claims(
+            json!({"sub": "u-42", "email": "ada@example.com", "auth_time": now - 10}),
+        );
+        let url = auth_url(&bao, mount, json!({"redirect_uri": REDIRECT}))
+            .ok()
+            .body["data"]["auth_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        callback(&bao, mount, &idp.authorize(&url).callback_params()).ok();
+        // An old one does not.
+        idp.set_id_token_claims(
+            json!({"sub": "u-42", "email": "ada@example.com", "auth_time": now - 3600}),
+        );
+        let url = auth_url(&bao, mount, json!({"redirect_uri": REDIRECT}))
+            .ok()
+            .body["data"]["auth_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let stale = callback(&bao, mount, &idp.authorize(&url).callback_params());
+        assert_eq!(stale.status, 400, "{mount}: {}", stale.errors());
+        idp.set_id_token_claims(json!({"sub": "u-42", "email": "ada@example.com"}));
+    }
+}
+
+#[test]
+fn fields_the_plugin_does_not_implement_are_reported_as_ignored() {
+    let (bao, _idp) = setup(json!({}));
+    let resp = bao
+        .write("auth/ours/role/web", json!({
+            "user_claim": "email", "allowed_redirect_uris": [REDIRECT], "callback_mode": "direct",
+        }))
+        .ok();
+    assert!(
+        resp.body["warnings"].to_string().contains("callback_mode"),
+        "{}",
+        resp.body
+    );
+}
+
+#[test]
 fn auth_url_needs_an_oidc_config() {
     let bao = openbao(true);
     let key = vault_plugin_test_support::jwt::SigningKey::generate(

@@ -264,6 +264,15 @@ impl<B: Send + Sync + 'static> Framework<B> {
             });
         }
         let mut response = (entry.handler)(&self.state, req, &data).await?;
+        if response.is_none() {
+            // Go drops these warnings when a handler answers nothing (204),
+            // so a misspelt field goes unnoticed; ours answer 200 with them.
+            let mut warned = Response::default();
+            Self::input_warnings(path, req, &replaced, &mut warned);
+            if !warned.warnings.is_empty() {
+                return Ok(Some(warned));
+            }
+        }
         if let Some(resp) = response.as_mut() {
             Self::input_warnings(path, req, &replaced, resp);
             // A secret written to a path never comes back from it.
