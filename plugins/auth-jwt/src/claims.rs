@@ -335,6 +335,36 @@ pub fn groups(claims: &Map<String, Value>, groups_claim: &str) -> Result<Vec<Str
     Ok(out)
 }
 
+/// For providers that send groups as one string (`a,b` or `a b`): the
+/// claim becomes the list of names, so bound claims see the list too.
+pub fn split_groups_claim(claims: &mut Map<String, Value>, groups_claim: &str, separator: char) {
+    let Some(Value::String(joined)) = get_claim(claims, groups_claim) else {
+        return;
+    };
+    let list = Value::Array(
+        joined
+            .split(separator)
+            .map(|g| Value::String(g.to_string()))
+            .collect(),
+    );
+    if !groups_claim.starts_with('/') {
+        claims.insert(groups_claim.to_string(), list);
+        return;
+    }
+    let mut parts: Vec<String> = groups_claim.split('/').skip(1).map(unescape).collect();
+    let Some(last) = parts.pop() else {
+        return;
+    };
+    let mut current = claims;
+    for part in parts {
+        match current.get_mut(&part) {
+            Some(Value::Object(next)) => current = next,
+            _ => return,
+        }
+    }
+    current.insert(last, list);
+}
+
 /// Whole seconds of a duration, for leeways stored as Go durations.
 pub fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
@@ -516,6 +546,16 @@ mod tests {
             validate_bound_claims(false, &bound(json!({"admin": "true"})), &c),
             Err(BoundClaimsError::NoMatch("admin".into()))
         );
+    }
+
+    #[test]
+    fn provider_group_strings_become_lists() {
+        let mut c = claims(json!({"groups": "a,b", "realm": {"roles": "x y"}}));
+        split_groups_claim(&mut c, "groups", ',');
+        split_groups_claim(&mut c, "/realm/roles", ' ');
+        assert_eq!(c["groups"], json!(["a", "b"]));
+        assert_eq!(c["realm"]["roles"], json!(["x", "y"]));
+        assert_eq!(groups(&c, "/realm/roles"), Ok(vec!["x".into(), "y".into()]));
     }
 
     #[test]

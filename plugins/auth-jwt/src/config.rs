@@ -50,6 +50,16 @@ impl Config {
             || self.oidc_response_types.iter().any(|x| x == t)
     }
 
+    /// The providers whose groups claim is one string of names, and the
+    /// separator between them (the reference's `secureauth` and `ibmisam`).
+    pub fn groups_separator(&self) -> Option<char> {
+        match self.provider_config.get("provider").and_then(Value::as_str) {
+            Some("secureauth") => Some(','),
+            Some("ibmisam") => Some(' '),
+            _ => None,
+        }
+    }
+
     /// The algorithms `jwt_supported_algs` names (already validated).
     pub fn supported_algs(&self) -> Vec<Algorithm> {
         self.jwt_supported_algs

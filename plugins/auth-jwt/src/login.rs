@@ -114,6 +114,16 @@ pub fn check_claims(
         clock_skew_leeway: Role::secs(role.clock_skew_leeway),
     };
     claims::validate_registered(claims, &expected, now)?;
+    let split;
+    let claims = match resolved.config.groups_separator() {
+        Some(separator) if !role.groups_claim.is_empty() => {
+            let mut owned = claims.clone();
+            claims::split_groups_claim(&mut owned, &role.groups_claim, separator);
+            split = owned;
+            &split
+        }
+        _ => claims,
+    };
     let token_audiences = claims::audiences(claims).unwrap_or_default();
     if !token_audiences.is_empty() && expected.audiences.is_empty() {
         return Err(LoginError::UnboundAudience);

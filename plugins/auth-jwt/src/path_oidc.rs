@@ -301,6 +301,11 @@ async fn callback(
         let shown = Value::Object(claims.clone());
         tracing::debug!(claims = %shown, "OIDC provider response");
     }
+    if let Some(separator) = resolved.config.groups_separator()
+        && !role.groups_claim.is_empty()
+    {
+        crate::claims::split_groups_claim(&mut claims, &role.groups_claim, separator);
+    }
     let identity = identity(&role, &request.role, &claims).map_err(|e| failed(&e.to_string()))?;
     if let Some(bound) = &role.bound_claims {
         crate::claims::validate_bound_claims(role.bound_claims_type == "glob", bound, &claims)

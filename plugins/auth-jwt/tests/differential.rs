@@ -505,3 +505,76 @@ fn config_role_and_login_answers_match_the_builtin() {
         login(&bao, m, "dev", &key.sign(&good))
     });
 }
+
+#[test]
+fn provider_group_strings_split_as_the_builtin_splits_them() {
+    let bao = openbao(true);
+    let key = SigningKey::generate(Alg::RS256, "k1");
+    for (provider, joined_ok, joined_bad) in [
+        ("ibmisam", "eng ops", "eng sales"),
+        ("secureauth", "eng,ops", "eng,sales"),
+    ] {
+        same(
+            &bao,
+            provider,
+            write(
+                &bao,
+                "config",
+                json!({
+                    "jwt_validation_pubkeys": [key.public_pem()], "jwt_supported_algs": "RS256",
+                    "provider_config": {"provider": provider},
+                }),
+            ),
+        );
+        same(&bao, "read config", read(&bao, "config"));
+        same(
+            &bao,
+            "role",
+            write(
+                &bao,
+                "role/g",
+                json!({
+                    "role_type": "jwt", "user_claim": "sub", "bound_audiences": "vault",
+                    "groups_claim": "groups", "bound_claims": {"groups": "ops"},
+                }),
+            ),
+        );
+        let token = |groups: &str| {
+            key.sign(&claims(
+                json!({"sub": "u", "aud": "vault", "groups": groups}),
+            ))
+        };
+        same(&bao, "split groups satisfy the bound claim", |m| {
+            login(&bao, m, "g", &token(joined_ok))
+        });
+        same(&bao, "split groups miss the bound claim", |m| {
+            login(&bao, m, "g", &token(joined_bad))
+        });
+    }
+    // Providers whose group fetching is not implemented are refused, not ignored.
+    let azure = bao.write(
+        "auth/ours/config",
+        json!({
+            "jwt_validation_pubkeys": [key.public_pem()], "provider_config": {"provider": "azure"},
+        }),
+    );
+    assert_eq!(azure.status, 400);
+    assert!(
+        azure
+            .errors()
+            .starts_with("invalid provider_config: provider \"azure\" is not supported"),
+        "{}",
+        azure.errors()
+    );
+    same(
+        &bao,
+        "unknown provider",
+        write(
+            &bao,
+            "config",
+            json!({
+                "jwt_validation_pubkeys": [key.public_pem()], "provider_config": {"provider": "nope"},
+            }),
+        ),
+    );
+}
