@@ -1,9 +1,8 @@
 //! Key sets: the operator's static keys, or remote JWKS documents fetched
-//! over HTTPS, cached, and refreshed when a token names a key the cache does
-//! not have, at most once per [`REFRESH_INTERVAL`] per source, so a flood of
-//! tokens with made-up `kid`s cannot turn into a flood against the JWKS
-//! server. While a source is unreachable the keys already cached keep
-//! working.
+//! over HTTPS, cached, and refreshed when no cached key verifies a token,
+//! at most once per [`REFRESH_INTERVAL`] per source, so a flood of forged
+//! tokens cannot turn into a flood against the JWKS server. While a source
+//! is unreachable the keys already cached keep working.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -101,18 +100,20 @@ impl RemoteKeySet {
         self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Verifies the token's signature with a cached key, refreshing the cache
-    /// first when no cached key has the token's `kid`.
+    /// Verifies the token's signature with a cached key. When no cached key
+    /// verifies it (a new `kid`, or a key replaced under the same `kid` or
+    /// for tokens without one), the JWKS is fetched again and tried once
+    /// more, at most once per [`REFRESH_INTERVAL`].
     pub async fn verify(&self, jws: &Jws<'_>) -> Result<bool, JwksError> {
         let keys = self.snapshot();
-        if has_candidate(&keys, jws) {
-            return Ok(verify_with(&keys, jws));
+        if has_candidate(&keys, jws) && verify_with(&keys, jws) {
+            return Ok(true);
         }
         let generation = Arc::as_ptr(&keys) as usize;
         let mut last = self.last_fetch.lock().await;
         // Another login may have refreshed while this one waited.
         let current = self.snapshot();
-        if Arc::as_ptr(&current) as usize != generation && has_candidate(&current, jws) {
+        if Arc::as_ptr(&current) as usize != generation {
             return Ok(verify_with(&current, jws));
         }
         if last.is_some_and(|t| t.elapsed() < REFRESH_INTERVAL) {

@@ -63,7 +63,7 @@ pub async fn verify_signature(
                 }
             }
             if !verified && let Some(e) = last_error {
-                return Err(LoginError::Signature(format!("fetching keys {e}")));
+                return Err(LoginError::Signature(e.to_string()));
             }
             verified
         }
@@ -71,7 +71,7 @@ pub async fn verify_signature(
             .keys
             .verify(&jws)
             .await
-            .map_err(|e| LoginError::Signature(format!("fetching keys {e}")))?,
+            .map_err(|e| LoginError::Signature(e.to_string()))?,
     };
     if !verified {
         return Err(LoginError::Signature(
