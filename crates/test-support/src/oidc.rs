@@ -296,6 +296,11 @@ impl OidcProvider {
         self.ca_pem.clone()
     }
 
+    /// `issuer() + "/moved-keys"`: a 301 to [`OidcProvider::jwks_url`].
+    pub fn moved_jwks_url(&self) -> String {
+        format!("{}/moved-keys", self.issuer())
+    }
+
     /// `issuer() + "/keys"`.
     pub fn jwks_url(&self) -> String {
         format!("{}/keys", self.shared.issuer)
@@ -625,6 +630,16 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Reply {
             shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
             let keys: Vec<Value> = shared.state().keys.iter().map(SigningKey::jwk).collect();
             return json_reply(StatusCode::OK, &json!({ "keys": keys }));
+        }
+        // A JWKS that moved: relative redirect to the real one, as a CDN
+        // or a load balancer might answer.
+        "/moved-keys" if method == Method::GET => {
+            let mut reply = Response::new(Full::new(Bytes::new()));
+            *reply.status_mut() = StatusCode::MOVED_PERMANENTLY;
+            reply
+                .headers_mut()
+                .insert(header::LOCATION, HeaderValue::from_static("/keys"));
+            return reply;
         }
         "/authorize" if method == Method::GET => {
             let query = parts.uri.query().unwrap_or_default();

@@ -13,6 +13,8 @@ use tokio::net::TcpStream;
 
 /// The largest document accepted; a JWKS or discovery document is a few KiB.
 const MAX_BODY: usize = 1 << 20;
+/// Redirects followed for one GET (Go's client follows ten).
+const MAX_REDIRECTS: usize = 10;
 /// How long one request may take, connect to last byte.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -34,6 +36,9 @@ pub enum HttpError {
     },
     #[error("response larger than {MAX_BODY} bytes")]
     TooLarge,
+    /// A 3xx answer, followed by [`Client::get`].
+    #[error("redirected to {0}")]
+    Redirect(String),
 }
 
 /// An HTTP(S) client that trusts one set of roots.
@@ -135,13 +140,29 @@ impl Client {
         body: Option<String>,
         headers: &[(&str, String)],
     ) -> Result<Bytes, HttpError> {
-        let target = parse_url(url)?;
-        tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            self.exchange(&target, method, body, headers),
-        )
-        .await
-        .map_err(|_| HttpError::Timeout(REQUEST_TIMEOUT))?
+        let follow = async {
+            let mut url = url.to_string();
+            for _ in 0..=MAX_REDIRECTS {
+                let target = parse_url(&url)?;
+                match self.exchange(&target, method, body.clone(), headers).await {
+                    // Only GETs are followed, as Go's client does for the
+                    // documents this plugin fetches.
+                    Err(HttpError::Redirect(location)) if method == "GET" => {
+                        url = resolve_location(&target, &location);
+                    }
+                    Err(HttpError::Redirect(location)) => {
+                        return Err(HttpError::Connect(format!("redirected to {location}")));
+                    }
+                    other => return other,
+                }
+            }
+            Err(HttpError::Connect(format!(
+                "stopped after {MAX_REDIRECTS} redirects"
+            )))
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, follow)
+            .await
+            .map_err(|_| HttpError::Timeout(REQUEST_TIMEOUT))?
     }
 
     async fn exchange(
@@ -259,6 +280,14 @@ where
         .await
         .map_err(|e| HttpError::Connect(e.to_string()))?;
     let status = response.status();
+    if status.is_redirection()
+        && let Some(location) = response
+            .headers()
+            .get(hyper::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+    {
+        return Err(HttpError::Redirect(location.to_string()));
+    }
     let body = Limited::new(response.into_body(), MAX_BODY)
         .collect()
         .await
@@ -272,6 +301,20 @@ where
         });
     }
     Ok(body)
+}
+
+/// A `Location` made absolute against the URL that answered with it.
+fn resolve_location(base: &Target, location: &str) -> String {
+    if location.starts_with("https://") || location.starts_with("http://") {
+        return location.to_string();
+    }
+    let scheme = if base.https { "https" } else { "http" };
+    if location.starts_with('/') {
+        return format!("{scheme}://{}{location}", base.authority);
+    }
+    let path = base.path_and_query.split('?').next().unwrap_or("/");
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    format!("{scheme}://{}{dir}{location}", base.authority)
 }
 
 fn parse_url(url: &str) -> Result<Target, HttpError> {
@@ -325,6 +368,23 @@ fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirect_locations_resolve_against_the_answering_url() {
+        let base = parse_url("https://idp.example:8443/a/b/keys?x=1").expect("parses");
+        assert_eq!(
+            resolve_location(&base, "https://other/k"),
+            "https://other/k"
+        );
+        assert_eq!(
+            resolve_location(&base, "/jwks"),
+            "https://idp.example:8443/jwks"
+        );
+        assert_eq!(
+            resolve_location(&base, "v2/keys"),
+            "https://idp.example:8443/a/b/v2/keys"
+        );
+    }
 
     #[test]
     fn urls_split_into_host_port_and_path() {

@@ -1028,3 +1028,22 @@ fn a_key_rotated_without_a_new_kid_is_picked_up() {
         idp.jwks_requests() - fetches
     );
 }
+
+/// A JWKS URL that answers with a redirect is followed, as Go's HTTP client
+/// follows it for the built-in.
+#[test]
+fn a_redirected_jwks_url_is_followed() {
+    let bao = openbao(true);
+    let idp = OidcProvider::start();
+    let token = idp.key().sign(&user(&idp.issuer(), "ada", json!({})));
+    for mount in ["ours", "theirs"] {
+        configure(
+            &bao,
+            mount,
+            json!({"jwks_url": idp.moved_jwks_url(), "jwks_ca_pem": idp.ca_pem()}),
+        )
+        .ok();
+        role(&bao, mount, "dev", json!({})).ok();
+        logged_in(&login(&bao, mount, "dev", &token), mount);
+    }
+}
