@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use vault_plugin_sdk::logical::Alias;
+use vault_plugin_sdk::logical::{Alias, Auth, Response};
 
 use crate::claims::{self, Expected};
 use crate::config::{KeySource, Resolved};
@@ -93,6 +93,36 @@ pub async fn verify_signature(
 pub struct Identity {
     pub alias: Alias,
     pub groups: Vec<String>,
+}
+
+impl Identity {
+    /// The login's answer: the alias and group aliases, the metadata, the
+    /// role to renew against, and the role's token settings.
+    pub fn into_response(self, role: &Role, role_name: &str) -> Response {
+        let mut auth = Auth {
+            display_name: self.alias.name.clone(),
+            metadata: self.alias.metadata.clone(),
+            group_aliases: self
+                .groups
+                .into_iter()
+                .map(|name| Alias {
+                    name,
+                    ..Alias::default()
+                })
+                .collect(),
+            alias: Some(self.alias),
+            ..Auth::default()
+        };
+        auth.internal_data
+            .insert("role".into(), Value::from(role_name));
+        auth.internal_data
+            .insert("role_type".into(), Value::from("native"));
+        role.token.populate_auth(&mut auth);
+        Response {
+            auth: Some(auth),
+            ..Response::default()
+        }
+    }
 }
 
 /// The role's checks on verified claims, in the reference's order:

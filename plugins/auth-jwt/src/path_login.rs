@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use vault_plugin_sdk::framework::{Field, FieldData, Path};
-use vault_plugin_sdk::logical::{Alias, Auth, Error, Operation, Request, Response};
+use vault_plugin_sdk::logical::{Error, Operation, Request, Response};
 
 use crate::backend::JwtAuth;
 use crate::login::{check_claims, verify_signature};
@@ -120,28 +120,7 @@ async fn login(
     let identity = check_claims(&resolved, &role, &name, &claims, now)
         .map_err(|e| Error::invalid(e.to_string()))?;
 
-    let mut auth = Auth {
-        display_name: identity.alias.name.clone(),
-        metadata: identity.alias.metadata.clone(),
-        group_aliases: identity
-            .groups
-            .into_iter()
-            .map(|name| Alias {
-                name,
-                ..Alias::default()
-            })
-            .collect(),
-        alias: Some(identity.alias),
-        ..Auth::default()
-    };
-    auth.internal_data.insert("role".into(), json!(name));
-    auth.internal_data
-        .insert("role_type".into(), json!("native"));
-    role.token.populate_auth(&mut auth);
-    Ok(Some(Response {
-        auth: Some(auth),
-        ..Response::default()
-    }))
+    Ok(Some(identity.into_response(&role, &name)))
 }
 
 /// Whether the client's address is inside one of the CIDR blocks (or equal

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 use vault_plugin_sdk::framework::{Field, FieldData, Path};
-use vault_plugin_sdk::logical::{Alias, Auth, Error, Request, Response};
+use vault_plugin_sdk::logical::{Error, Request, Response};
 
 use crate::backend::JwtAuth;
 use crate::config::{Config, KeySource, Resolved};
@@ -311,29 +311,7 @@ async fn callback(
         crate::claims::validate_bound_claims(role.bound_claims_type == "glob", bound, &claims)
             .map_err(|e| failed(&format!("error validating claims: {e}")))?;
     }
-    let mut auth = Auth {
-        display_name: identity.alias.name.clone(),
-        metadata: identity.alias.metadata.clone(),
-        group_aliases: identity
-            .groups
-            .into_iter()
-            .map(|name| Alias {
-                name,
-                ..Alias::default()
-            })
-            .collect(),
-        alias: Some(identity.alias),
-        ..Auth::default()
-    };
-    auth.internal_data
-        .insert("role".into(), json!(request.role));
-    auth.internal_data
-        .insert("role_type".into(), json!("native"));
-    role.token.populate_auth(&mut auth);
-    Ok(Some(Response {
-        auth: Some(auth),
-        ..Response::default()
-    }))
+    Ok(Some(identity.into_response(&role, &request.role)))
 }
 
 /// Trades the code for tokens at the token endpoint (PKCE verifier, client

@@ -57,6 +57,14 @@ fn auth_url(bao: &OpenBao, mount: &str, body: Value) -> ApiResponse {
     )
 }
 
+/// Asks for an authorization URL and returns it.
+fn start_login(bao: &OpenBao, mount: &str, body: Value) -> String {
+    auth_url(bao, mount, body).ok().body["data"]["auth_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn callback(bao: &OpenBao, mount: &str, params: &[(String, String)]) -> ApiResponse {
     let query: Vec<String> = params
         .iter()
@@ -212,12 +220,7 @@ fn provider_errors_nonces_and_client_nonces_are_refused() {
     let (bao, idp) = setup(json!({}));
     for mount in ["ours", "theirs"] {
         // The provider says the user declined.
-        let url = auth_url(&bao, mount, json!({"redirect_uri": REDIRECT}))
-            .ok()
-            .body["data"]["auth_url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let url = start_login(&bao, mount, json!({"redirect_uri": REDIRECT}));
         let grant = idp.authorize(&url);
         let denied = callback(
             &bao,
@@ -234,16 +237,11 @@ fn provider_errors_nonces_and_client_nonces_are_refused() {
         );
 
         // The client nonce must come back.
-        let url = auth_url(
+        let url = start_login(
             &bao,
             mount,
             json!({"redirect_uri": REDIRECT, "client_nonce": "cn-123456"}),
-        )
-        .ok()
-        .body["data"]["auth_url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        );
         let grant = idp.authorize(&url);
         let mut params = grant.callback_params();
         params.push(("client_nonce".into(), "wrong".into()));
@@ -258,12 +256,7 @@ fn provider_errors_nonces_and_client_nonces_are_refused() {
         idp.set_id_token_claims(
             json!({"sub": "u-42", "email": "ada@example.com", "groups": [], "nonce": "n_replayed"}),
         );
-        let url = auth_url(&bao, mount, json!({"redirect_uri": REDIRECT}))
-            .ok()
-            .body["data"]["auth_url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let url = start_login(&bao, mount, json!({"redirect_uri": REDIRECT}));
         let grant = idp.authorize(&url);
         let replay = callback(&bao, mount, &grant.callback_params());
         assert_eq!(replay.status, 400, "{mount}");
@@ -360,12 +353,7 @@ fn max_age_asks_for_auth_time_and_namespaces_travel_in_the_state() {
         }))
         .ok();
         let with_ns = format!("{REDIRECT}?namespace=team-a");
-        let url = auth_url(&bao, mount, json!({"redirect_uri": with_ns}))
-            .ok()
-            .body["data"]["auth_url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let url = start_login(&bao, mount, json!({"redirect_uri": with_ns}));
         let grant = idp.authorize(&url);
         assert_eq!(
             grant.params.get("max_age").map(String::as_str),
@@ -385,12 +373,7 @@ fn max_age_asks_for_auth_time_and_namespaces_travel_in_the_state() {
         // The provider's ID token lacks auth_time: refused. (A state with a
         // namespace is routed by the server to that namespace, which a dev
         // server lacks, so this login starts without one.)
-        let url = auth_url(&bao, mount, json!({"redirect_uri": REDIRECT}))
-            .ok()
-            .body["data"]["auth_url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let url = start_login(&bao, mount, json!({"redirect_uri": REDIRECT}));
         let grant = idp.authorize(&url);
         let refused = callback(&bao, mount, &grant.callback_params());
         assert_eq!(refused.status, 400, "{mount}");
@@ -407,23 +390,13 @@ fn max_age_asks_for_auth_time_and_namespaces_travel_in_the_state() {
         idp.set_id_token_claims(
             json!({"sub": "u-42", "email": "ada@example.com", "auth_time": now - 10}),
         );
-        let url = auth_url(&bao, mount, json!({"redirect_uri": REDIRECT}))
-            .ok()
-            .body["data"]["auth_url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let url = start_login(&bao, mount, json!({"redirect_uri": REDIRECT}));
         callback(&bao, mount, &idp.authorize(&url).callback_params()).ok();
         // An old one does not.
         idp.set_id_token_claims(
             json!({"sub": "u-42", "email": "ada@example.com", "auth_time": now - 3600}),
         );
-        let url = auth_url(&bao, mount, json!({"redirect_uri": REDIRECT}))
-            .ok()
-            .body["data"]["auth_url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let url = start_login(&bao, mount, json!({"redirect_uri": REDIRECT}));
         let stale = callback(&bao, mount, &idp.authorize(&url).callback_params());
         assert_eq!(stale.status, 400, "{mount}: {}", stale.errors());
         idp.set_id_token_claims(json!({"sub": "u-42", "email": "ada@example.com"}));
