@@ -36,6 +36,16 @@ pub const ALL: &[PluginBinary] = &[
         kind: "--bin",
         target: "vault-plugin-auth-jwt",
     },
+    PluginBinary {
+        package: "vault-plugin-auth-ldap",
+        kind: "--bin",
+        target: "vault-plugin-auth-ldap",
+    },
+    PluginBinary {
+        package: "vault-plugin-secrets-aws",
+        kind: "--bin",
+        target: "vault-plugin-secrets-aws",
+    },
 ];
 
 impl PluginBinary {

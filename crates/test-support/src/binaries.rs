@@ -45,6 +45,18 @@ pub const AUTH_JWT: Artifact = Artifact::Bin {
     name: "vault-plugin-auth-jwt",
 };
 
+/// The LDAP auth plugin.
+pub const AUTH_LDAP: Artifact = Artifact::Bin {
+    package: "vault-plugin-auth-ldap",
+    name: "vault-plugin-auth-ldap",
+};
+
+/// The AWS secrets plugin.
+pub const SECRETS_AWS: Artifact = Artifact::Bin {
+    package: "vault-plugin-secrets-aws",
+    name: "vault-plugin-secrets-aws",
+};
+
 static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// The path of the release binary, building it if needed.
