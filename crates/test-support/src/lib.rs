@@ -11,6 +11,12 @@
 //! - [`oidc::OidcProvider`]: a local HTTPS OpenID provider (discovery, JWKS,
 //!   authorization-code flow with PKCE) with a throwaway CA, and switches
 //!   for its faults (down, hung, lying about its issuer).
+//! - [`samba_ad::SambaAd`]: a real Samba Active Directory domain controller
+//!   (UPN binds, `tokenGroups`, nested groups) on the fixed ports 389 and
+//!   636, one per machine at a time: tests that use it take turns.
+//! - [`slapd::Slapd`]: a real OpenLDAP server with a small directory (users,
+//!   nested and posix groups, AD-style logon names), StartTLS and LDAPS from
+//!   a throwaway CA, and switches for its faults (stopped, frozen).
 
 pub mod binaries;
 pub mod host;
@@ -18,6 +24,8 @@ pub mod jwt;
 pub mod oidc;
 pub mod openbao;
 pub mod process;
+pub mod samba_ad;
+pub mod slapd;
 
 use std::path::PathBuf;
 

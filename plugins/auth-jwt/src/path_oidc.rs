@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
-use vault_plugin_sdk::framework::{Field, FieldData, Path};
+use vault_plugin_sdk::framework::{Field, FieldData, Path, cidr};
 use vault_plugin_sdk::logical::{Error, Request, Response};
 
 use crate::backend::JwtAuth;
@@ -14,7 +14,6 @@ use crate::oidc::{
     PendingRequest, TokenResponse, basic_auth, code_challenge, new_state, parse_query,
     query_escape, redirect_allowed, verify_id_token,
 };
-use crate::path_login::remote_addr_allowed;
 
 const FAILED: &str = "OpenBao login failed.";
 
@@ -253,13 +252,7 @@ async fn callback(
     if !request.client_nonce.is_empty() && client_nonce != request.client_nonce {
         return Err(Error::invalid("invalid client_nonce"));
     }
-    let effective = role.token.effective();
-    if !effective.token_bound_cidrs.is_empty()
-        && !req
-            .connection
-            .as_ref()
-            .is_some_and(|c| remote_addr_allowed(&c.remote_addr, &effective.token_bound_cidrs))
-    {
+    if !cidr::request_allowed(req, &role.token.effective().token_bound_cidrs) {
         return Err(Error::PermissionDenied);
     }
     let KeySource::Discovery(provider) = &resolved.keys else {

@@ -38,6 +38,7 @@
 //! ```
 
 mod backend;
+pub mod cidr;
 mod field;
 mod field_data;
 mod handler;

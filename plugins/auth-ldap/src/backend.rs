@@ -1,0 +1,106 @@
+//! The plugin's state: the config and its connection pool, loaded on first
+//! use and dropped when the config is written here or invalidated by the
+//! host (a write on another node of a cluster).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use vault_plugin_sdk::framework::JsonStorage;
+use vault_plugin_sdk::logical::Error;
+use vault_plugin_sdk::storage::Storage;
+use vault_plugin_sdk::system_view::SystemView;
+
+use crate::config::{CONFIG_KEY, Config};
+use crate::connection::Dialer;
+use crate::pool::Pool;
+
+/// A loaded config and the connections made for it.
+pub struct Active {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+}
+
+pub struct LdapAuth {
+    pub system: Arc<dyn SystemView>,
+    active: RwLock<Option<Arc<Active>>>,
+    /// Bumped on every invalidation: a config read before one must not be
+    /// cached after it.
+    generation: AtomicU64,
+    /// Serialises config writes and root rotation.
+    pub config_lock: tokio::sync::Mutex<()>,
+}
+
+impl LdapAuth {
+    pub fn new(system: Arc<dyn SystemView>) -> Self {
+        LdapAuth {
+            system,
+            active: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            config_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The stored config, upgraded as the reference upgrades it: a config
+    /// from before case-insensitive names stays case-sensitive, and one
+    /// from before Vault 1.1.1 keeps the old group CN matching.
+    pub async fn stored_config(storage: &dyn Storage) -> Result<Option<Config>, Error> {
+        let Some(mut config) = storage.get_json::<Config>(CONFIG_KEY).await? else {
+            return Ok(None);
+        };
+        let mut upgraded = false;
+        if config.case_sensitive_names.is_none() {
+            config.case_sensitive_names = Some(true);
+            upgraded = true;
+        }
+        if config.use_pre111_group_cn_behavior.is_none() {
+            config.use_pre111_group_cn_behavior = Some(true);
+            upgraded = true;
+        }
+        if upgraded {
+            // A standby or performance secondary cannot write; the upgrade
+            // then happens in memory only, as the reference skips it there.
+            if let Err(e) = storage.put_json(CONFIG_KEY, &config).await {
+                tracing::debug!(error = %e, "could not persist the upgraded config");
+            }
+        }
+        Ok(Some(config))
+    }
+
+    fn cached(&self) -> Option<Arc<Active>> {
+        self.active
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The config with its pool, or `None` when nothing is configured.
+    pub async fn active(&self, storage: &dyn Storage) -> Result<Option<Arc<Active>>, Error> {
+        if let Some(active) = self.cached() {
+            return Ok(Some(active));
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let Some(config) = Self::stored_config(storage).await? else {
+            return Ok(None);
+        };
+        let dialer = Dialer::new(&config, &config.url)
+            .map_err(|e| Error::invalid(format!("invalid TLS settings: {e}")))?;
+        let active = Arc::new(Active {
+            pool: Pool::new(dialer, config.pool_size()),
+            config: Arc::new(config),
+        });
+        let mut slot = self.active.write().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::Acquire) != generation {
+            return Ok(Some(active));
+        }
+        // Another login may have loaded it meanwhile; keep one pool.
+        Ok(Some(Arc::clone(slot.get_or_insert(active))))
+    }
+
+    /// Forgets the loaded config (and closes its idle connections).
+    pub fn invalidate(&self, key: &str) {
+        if key == CONFIG_KEY {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            *self.active.write().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+}
