@@ -40,10 +40,16 @@ fn dial_message(errors: &[String]) -> String {
 
 impl LdapError {
     /// The connection itself failed (rather than the server answering
-    /// no): the connection should be dropped, and an idle one may be
-    /// retried on a fresh dial.
+    /// no): the connection must be dropped.
     pub fn is_transport(&self) -> bool {
         matches!(self, LdapError::Transport(_) | LdapError::Timeout(_))
+    }
+
+    /// A failure that says the connection was stale (closed under us),
+    /// worth one retry on a fresh dial. A timeout is not: the server is
+    /// slow or hung, and retrying would double the wait.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, LdapError::Transport(_))
     }
 
     /// The server's result code, if it answered.
@@ -117,6 +123,8 @@ pub struct Search<'a> {
 /// A live connection.
 pub struct Connection {
     ldap: Ldap,
+    /// When it was last returned to the pool.
+    pub idle_since: std::time::Instant,
     pub identity: Identity,
     request_timeout: Duration,
     deref: DerefAliases,
@@ -172,6 +180,7 @@ impl Dialer {
                     }
                     return Ok(Connection {
                         ldap,
+                        idle_since: std::time::Instant::now(),
                         identity: Identity::Anonymous,
                         request_timeout: self.request_timeout,
                         deref: self.deref,
@@ -331,6 +340,7 @@ impl Connection {
         let futures = searches.iter().map(|s| {
             let mut twin = Connection {
                 ldap: self.ldap.clone(),
+                idle_since: self.idle_since,
                 identity: self.identity,
                 request_timeout: self.request_timeout,
                 deref: self.deref,

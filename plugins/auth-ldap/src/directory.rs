@@ -74,7 +74,7 @@ async fn with_retry(
 ) -> Result<(Connection, Vec<SearchEntry>), LdapError> {
     match run(&mut checkout.conn, op).await {
         Ok(value) => Ok((checkout.conn, value)),
-        Err(e) if e.is_transport() && checkout.reused => {
+        Err(e) if e.is_stale() && checkout.reused => {
             let mut conn = pool.dialer().dial().await?;
             let value = run(&mut conn, op).await?;
             Ok((conn, value))

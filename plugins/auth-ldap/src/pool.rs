@@ -3,13 +3,19 @@
 //! pool, each remembering who it is bound as, so a login usually costs only
 //! its search, bind and group search round trips.
 //!
-//! Health: a connection the server closed is noticed when it is taken and
-//! thrown away; one that fails mid-operation is dropped by the caller and
-//! the operation retried once on a fresh dial (see `directory`).
+//! Health: a connection the server closed, or one idle for five minutes, is
+//! thrown away when taken; one that fails mid-operation is dropped by the
+//! caller and the operation retried once on a fresh dial (see `directory`).
 
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::connection::{Connection, Dialer, Identity, LdapError};
+
+/// Idle connections older than this are closed rather than reused: many
+/// servers (Active Directory's MaxConnIdleTime is 15 minutes) and
+/// firewalls drop idle connections, sometimes silently.
+const MAX_IDLE: Duration = Duration::from_secs(300);
 
 pub struct Pool {
     dialer: Dialer,
@@ -50,7 +56,7 @@ impl Pool {
             };
             match taken {
                 Some(mut conn) => {
-                    if !conn.is_closed() {
+                    if !conn.is_closed() && conn.idle_since.elapsed() < MAX_IDLE {
                         return Ok(Checkout { conn, reused: true });
                     }
                 }
@@ -69,6 +75,7 @@ impl Pool {
         if self.capacity == 0 || conn.is_closed() {
             return;
         }
+        conn.idle_since = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < self.capacity {
             idle.push(conn);
