@@ -105,6 +105,27 @@ impl JwtAuth {
         *slot = resolved;
     }
 
+    /// The role a request names, else `default_role` (the config's).
+    pub async fn named_role(
+        &self,
+        storage: &dyn Storage,
+        requested: String,
+        default_role: &str,
+    ) -> Result<(String, Arc<Role>), Error> {
+        let name = if requested.is_empty() {
+            default_role.to_string()
+        } else {
+            requested
+        };
+        if name.is_empty() {
+            return Err(Error::invalid("missing role"));
+        }
+        match self.role(storage, &name).await? {
+            Some(role) => Ok((name, role)),
+            None => Err(Error::invalid(format!("role {name:?} could not be found"))),
+        }
+    }
+
     pub async fn role(
         &self,
         storage: &dyn Storage,

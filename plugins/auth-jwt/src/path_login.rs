@@ -7,7 +7,10 @@ use serde_json::json;
 use vault_plugin_sdk::framework::{Field, FieldData, Path, cidr};
 use vault_plugin_sdk::logical::{Error, Operation, Request, Response};
 
-use crate::backend::JwtAuth;
+use std::sync::Arc;
+
+use crate::backend::{JwtAuth, ResolveError};
+use crate::config::Resolved;
 use crate::login::{check_claims, verify_signature};
 
 pub fn paths() -> Vec<Path<JwtAuth>> {
@@ -29,33 +32,24 @@ pub fn paths() -> Vec<Path<JwtAuth>> {
     ]
 }
 
-/// The role a login names, or the config's default role.
-async fn role_name(
+/// The config ready for logins (or why it is not), and its default role.
+/// The default role comes from the stored config even when the keys cannot
+/// be loaded right now, so a login's error names the real problem.
+async fn load(
     backend: &JwtAuth,
     req: &Request,
-    data: &FieldData,
-) -> Result<(String, std::sync::Arc<crate::role::Role>), Error> {
-    // The default role comes from the config even when its keys cannot be
-    // loaded right now, so the error names the real problem.
-    let default_role = match backend.resolved(req.storage.as_ref()).await {
-        Ok(resolved) => resolved.map(|r| r.config.default_role.clone()),
-        Err(_) => JwtAuth::stored_config(req.storage.as_ref())
-            .await?
-            .map(|c| c.default_role),
-    };
-    let Some(config) = default_role else {
-        return Err(Error::invalid("could not load configuration"));
-    };
-    let mut name: String = data.get("role")?;
-    if name.is_empty() {
-        name = config;
-    }
-    if name.is_empty() {
-        return Err(Error::invalid("missing role"));
-    }
-    match backend.role(req.storage.as_ref(), &name).await? {
-        Some(role) => Ok((name, role)),
-        None => Err(Error::invalid(format!("role {name:?} could not be found"))),
+) -> Result<(Result<Arc<Resolved>, ResolveError>, String), Error> {
+    let storage = req.storage.as_ref();
+    match backend.resolved(storage).await {
+        Ok(Some(resolved)) => {
+            let default_role = resolved.config.default_role.clone();
+            Ok((Ok(resolved), default_role))
+        }
+        Ok(None) => Err(Error::invalid("could not load configuration")),
+        Err(e) => match JwtAuth::stored_config(storage).await? {
+            Some(config) => Ok((Err(e), config.default_role)),
+            None => Err(Error::invalid("could not load configuration")),
+        },
     }
 }
 
@@ -64,7 +58,10 @@ async fn resolve_role(
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
-    let (name, _) = role_name(backend, req, data).await?;
+    let (_, default_role) = load(backend, req).await?;
+    let (name, _) = backend
+        .named_role(req.storage.as_ref(), data.get("role")?, &default_role)
+        .await?;
     Ok(Some(Response::with_data(json!({ "role": name }))))
 }
 
@@ -73,13 +70,10 @@ async fn login(
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
-    let storage = req.storage.as_ref();
-    let resolved = match backend.resolved(storage).await {
-        Ok(Some(r)) => Some(r),
-        Ok(None) => return Err(Error::invalid("could not load configuration")),
-        Err(_) => None,
-    };
-    let (name, role) = role_name(backend, req, data).await?;
+    let (resolved, default_role) = load(backend, req).await?;
+    let (name, role) = backend
+        .named_role(req.storage.as_ref(), data.get("role")?, &default_role)
+        .await?;
     if role.role_type == "oidc" {
         return Err(Error::invalid("role with oidc role_type is not allowed"));
     }
@@ -90,18 +84,8 @@ async fn login(
     if !cidr::request_allowed(req, &role.token.effective().token_bound_cidrs) {
         return Err(Error::PermissionDenied);
     }
-    let resolved = match resolved {
-        Some(r) => r,
-        None => match backend.resolved(storage).await {
-            Ok(Some(r)) => r,
-            Ok(None) => return Err(Error::invalid("could not load configuration")),
-            Err(e) => {
-                return Err(Error::invalid(format!(
-                    "error configuring token validator: {e}"
-                )));
-            }
-        },
-    };
+    let resolved =
+        resolved.map_err(|e| Error::invalid(format!("error configuring token validator: {e}")))?;
     let claims = verify_signature(&resolved, &token)
         .await
         .map_err(|e| Error::invalid(e.to_string()))?;

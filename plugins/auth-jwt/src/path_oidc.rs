@@ -80,18 +80,9 @@ async fn auth_url(
             "OIDC login is not configured for this mount",
         ));
     }
-    let mut role_name: String = data.get("role")?;
-    if role_name.is_empty() {
-        role_name = config.default_role.clone();
-    }
-    if role_name.is_empty() {
-        return Err(Error::invalid("missing role"));
-    }
-    let Some(role) = backend.role(storage, &role_name).await? else {
-        return Err(Error::invalid(format!(
-            "role {role_name:?} could not be found"
-        )));
-    };
+    let (role_name, role) = backend
+        .named_role(storage, data.get("role")?, &config.default_role)
+        .await?;
     let client_nonce: String = data.get("client_nonce")?;
     let mut redirect_uri: String = data.get("redirect_uri")?;
     if redirect_uri.is_empty() {
