@@ -2,7 +2,9 @@
 //! asks for case-sensitive names.
 
 use serde::{Deserialize, Deserializer};
-use vault_plugin_sdk::logical::{Error, Request};
+use serde_json::json;
+use vault_plugin_sdk::framework::FieldData;
+use vault_plugin_sdk::logical::{Error, Request, Response};
 
 use crate::backend::LdapAuth;
 
@@ -26,4 +28,25 @@ pub async fn canonical_name(req: &Request, name: &str) -> Result<String, Error> 
 /// Go writes a nil slice as `null`.
 pub fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Lists the names stored under `prefix` (`group/` or `user/`).
+pub async fn list_names(req: &Request, prefix: &str) -> Result<Option<Response>, Error> {
+    let keys = req.storage.list(prefix).await?;
+    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+}
+
+/// Deletes the entry the request's `name` points at under `prefix`.
+///
+/// Unlike the reference (which deletes the name exactly as given, so
+/// `groups/Devs` could not delete the stored `devs`), the name is
+/// canonicalised as on write.
+pub async fn delete_named(
+    req: &Request,
+    data: &FieldData,
+    prefix: &str,
+) -> Result<Option<Response>, Error> {
+    let name = canonical_name(req, &data.get::<String>("name")?).await?;
+    req.storage.delete(&format!("{prefix}{name}")).await?;
+    Ok(None)
 }

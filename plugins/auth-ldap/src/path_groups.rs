@@ -9,7 +9,7 @@ use vault_plugin_sdk::logical::{Error, Request, Response};
 use vault_plugin_sdk::storage::Storage;
 
 use crate::backend::LdapAuth;
-use crate::names::canonical_name;
+use crate::names::{canonical_name, delete_named, list_names};
 
 pub const GROUP_PREFIX: &str = "group/";
 
@@ -51,8 +51,7 @@ async fn list_groups(
     req: &Request,
     _: &FieldData,
 ) -> Result<Option<Response>, Error> {
-    let keys = req.storage.list(GROUP_PREFIX).await?;
-    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+    list_names(req, GROUP_PREFIX).await
 }
 
 async fn read_group(
@@ -85,17 +84,12 @@ async fn write_group(
     Ok(None)
 }
 
-/// Unlike the reference (which deletes the name exactly as given, so
-/// `groups/Devs` could not delete the stored `devs`), the name is
-/// canonicalised as on write.
 async fn delete_group(
     _: &LdapAuth,
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
-    let name = canonical_name(req, &data.get::<String>("name")?).await?;
-    req.storage.delete(&format!("{GROUP_PREFIX}{name}")).await?;
-    Ok(None)
+    delete_named(req, data, GROUP_PREFIX).await
 }
 
 const HELP_SYN: &str = "Manage additional groups for users allowed to authenticate.";

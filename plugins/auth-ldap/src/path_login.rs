@@ -79,6 +79,29 @@ struct Outcome {
     warnings: Vec<String>,
 }
 
+impl Outcome {
+    /// The answer for `auth`: the groups as group aliases, and the warnings.
+    fn into_response(self, mut auth: Auth) -> Response {
+        auth.group_aliases = self
+            .groups
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .map(|name| Alias {
+                name,
+                ..Alias::default()
+            })
+            .collect();
+        let mut response = Response {
+            auth: Some(auth),
+            ..Response::default()
+        };
+        for w in self.warnings {
+            response = response.warning(w);
+        }
+        response
+    }
+}
+
 async fn check(
     active: &Active,
     req: &Request,
@@ -170,7 +193,7 @@ async fn login(
         display_name: username.clone(),
         metadata: HashMap::from([("username".to_string(), username.clone())]),
         alias: Some(Alias {
-            name: outcome.alias,
+            name: outcome.alias.clone(),
             metadata: HashMap::from([("name".to_string(), username.clone())]),
             ..Alias::default()
         }),
@@ -181,24 +204,8 @@ async fn login(
     auth.internal_data
         .insert("password".into(), json!(password));
     config.token.populate_auth(&mut auth);
-    auth.policies.extend(outcome.policies);
-    auth.group_aliases = outcome
-        .groups
-        .iter()
-        .filter(|g| !g.is_empty())
-        .map(|g| Alias {
-            name: g.clone(),
-            ..Alias::default()
-        })
-        .collect();
-    let mut response = Response {
-        auth: Some(auth),
-        ..Response::default()
-    };
-    for w in outcome.warnings {
-        response = response.warning(w);
-    }
-    Ok(Some(response))
+    auth.policies.extend(outcome.policies.iter().cloned());
+    Ok(Some(outcome.into_response(auth)))
 }
 
 /// Renewal logs the user in again with the password kept in the token and
@@ -220,7 +227,7 @@ pub async fn renew(backend: &LdapAuth, req: &Request) -> Result<Option<Response>
         .to_string();
     let outcome = check(&active, req, &username, &password).await?;
     let mut expected = config.token.effective().token_policies;
-    expected.extend(outcome.policies);
+    expected.extend(outcome.policies.iter().cloned());
     if !equivalent_policies(&expected, &auth.token_policies) {
         return Err(Error::internal("policies have changed, not renewing"));
     }
@@ -228,22 +235,7 @@ pub async fn renew(backend: &LdapAuth, req: &Request) -> Result<Option<Response>
     auth.period = effective.token_period;
     auth.lease.ttl = effective.token_ttl;
     auth.lease.max_ttl = effective.token_max_ttl;
-    auth.group_aliases = outcome
-        .groups
-        .into_iter()
-        .map(|name| Alias {
-            name,
-            ..Alias::default()
-        })
-        .collect();
-    let mut response = Response {
-        auth: Some(auth),
-        ..Response::default()
-    };
-    for w in outcome.warnings {
-        response = response.warning(w);
-    }
-    Ok(Some(response))
+    Ok(Some(outcome.into_response(auth)))
 }
 
 /// Go's `policyutil.EquivalentPolicies`: the same set, ignoring `default`.

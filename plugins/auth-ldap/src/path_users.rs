@@ -9,7 +9,7 @@ use vault_plugin_sdk::logical::{Error, Request, Response};
 use vault_plugin_sdk::storage::Storage;
 
 use crate::backend::LdapAuth;
-use crate::names::canonical_name;
+use crate::names::{canonical_name, delete_named, list_names};
 
 pub const USER_PREFIX: &str = "user/";
 
@@ -58,8 +58,7 @@ pub async fn user(storage: &dyn Storage, name: &str) -> Result<Option<UserEntry>
 }
 
 async fn list_users(_: &LdapAuth, req: &Request, _: &FieldData) -> Result<Option<Response>, Error> {
-    let keys = req.storage.list(USER_PREFIX).await?;
-    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+    list_names(req, USER_PREFIX).await
 }
 
 async fn read_user(
@@ -107,16 +106,12 @@ async fn write_user(
     Ok(None)
 }
 
-/// Unlike the reference, the name is canonicalised as on write, so the
-/// entry a write made is the one a delete removes.
 async fn delete_user(
     _: &LdapAuth,
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
-    let name = canonical_name(req, &data.get::<String>("name")?).await?;
-    req.storage.delete(&format!("{USER_PREFIX}{name}")).await?;
-    Ok(None)
+    delete_named(req, data, USER_PREFIX).await
 }
 
 const HELP_SYN: &str = "Manage users allowed to authenticate.";
