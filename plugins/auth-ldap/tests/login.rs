@@ -415,3 +415,37 @@ fn rotate_root_changes_the_service_password() {
             .contains("bindpass")
     );
 }
+
+#[test]
+fn no_secret_reaches_the_server_log() {
+    let slapd = Slapd::start();
+    let bao = openbao();
+    let mut config = service_config(&slapd);
+    config["client_tls_cert"] = json!(slapd.client_cert_pem());
+    config["client_tls_key"] = json!(slapd.client_key_pem());
+    config["url"] = json!(slapd.ldaps_url());
+    config["certificate"] = json!(slapd.ca_pem());
+    bao.write("auth/ldap/config", config).ok();
+    assert_eq!(login(&bao, "alice", "alice-pass").status, 200);
+    assert_eq!(login(&bao, "alice", "wrong-alice-pass").status, 400);
+    assert_eq!(login(&bao, "nobody", "nobody-pass").status, 400);
+    let key_body: String = slapd
+        .client_key_pem()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    // The server runs at debug level and relays the plugin's own log.
+    let log = bao.log();
+    assert!(
+        log.contains("vault-plugin-auth-ldap") || log.contains("ldap-rs"),
+        "no plugin lines in the log"
+    );
+    for secret in [
+        "alice-pass",
+        "nobody-pass",
+        slapd::BIND_PASSWORD,
+        &key_body[..40],
+    ] {
+        assert!(!log.contains(secret), "{secret:?} is in the server log");
+    }
+}
