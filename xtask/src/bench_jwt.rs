@@ -95,7 +95,7 @@ fn in_process(quick: bool) -> anyhow::Result<Row> {
 
 /// The version the binary reports (`<name> v<version>`), which the
 /// registration must name.
-fn version_of(binary: &Path) -> anyhow::Result<String> {
+pub(crate) fn version_of(binary: &Path) -> anyhow::Result<String> {
     let out = Command::new(binary)
         .arg("--version")
         .output()
@@ -107,7 +107,7 @@ fn version_of(binary: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("{} --version printed nothing", binary.display()))
 }
 
-fn check(resp: ApiResponse, what: &str) -> anyhow::Result<()> {
+pub(crate) fn check(resp: ApiResponse, what: &str) -> anyhow::Result<()> {
     if !(200..300).contains(&resp.status) {
         bail!("{what}: {} {}", resp.status, resp.body);
     }

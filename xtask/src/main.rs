@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_jwt;
+mod bench_ldap;
 mod plugins;
 mod test;
 mod tools;
