@@ -2,8 +2,12 @@
 //! use and dropped when the config is written here or invalidated by the
 //! host (a write on another node of a cluster).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use vault_plugin_sdk::framework::JsonStorage;
 use vault_plugin_sdk::logical::Error;
@@ -20,12 +24,18 @@ pub struct Active {
     pub pool: Pool,
 }
 
+/// Cached mapping entries at most.
+pub const MAX_MAPPINGS: usize = 10_000;
+
 pub struct LdapAuth {
     pub system: Arc<dyn SystemView>,
     active: RwLock<Option<Arc<Active>>>,
     /// Bumped on every invalidation: a config read before one must not be
     /// cached after it.
     generation: AtomicU64,
+    /// `group/` and `user/` entries as read from storage (`None`: absent),
+    /// so a login does not pay a storage round trip per mapping.
+    mappings: RwLock<HashMap<String, Option<Value>>>,
     /// Serialises config writes and root rotation.
     pub config_lock: tokio::sync::Mutex<()>,
 }
@@ -36,6 +46,7 @@ impl LdapAuth {
             system,
             active: RwLock::new(None),
             generation: AtomicU64::new(0),
+            mappings: RwLock::new(HashMap::new()),
             config_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -96,11 +107,62 @@ impl LdapAuth {
         Ok(Some(Arc::clone(slot.get_or_insert(active))))
     }
 
-    /// Forgets the loaded config (and closes its idle connections).
+    /// A `group/` or `user/` entry, from memory when it was read before.
+    /// Only names that passed an LDAP bind (and their groups) are looked
+    /// up at login, so the cache grows with the directory, not with
+    /// guesses; it is cleared if it ever holds more than [`MAX_MAPPINGS`].
+    pub async fn mapping<T: DeserializeOwned>(
+        &self,
+        storage: &dyn Storage,
+        key: &str,
+    ) -> Result<Option<T>, Error> {
+        let cached = self
+            .mappings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned();
+        let value = match cached {
+            Some(value) => value,
+            None => {
+                let generation = self.generation.load(Ordering::Acquire);
+                let value: Option<Value> = storage.get_json(key).await?;
+                let mut map = self
+                    .mappings
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if self.generation.load(Ordering::Acquire) == generation {
+                    if map.len() >= MAX_MAPPINGS {
+                        map.clear();
+                    }
+                    map.insert(key.to_string(), value.clone());
+                }
+                value
+            }
+        };
+        value
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| Error::internal(format!("decoding {key}: {e}")))
+    }
+
+    /// Forgets what `key` held: the loaded config (closing its idle
+    /// connections) or a cached mapping. Called after this node's writes
+    /// and by the host for writes on other nodes.
     pub fn invalidate(&self, key: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if key == CONFIG_KEY {
-            self.generation.fetch_add(1, Ordering::AcqRel);
             *self.active.write().unwrap_or_else(PoisonError::into_inner) = None;
+            // Name case rules may have changed with the config.
+            self.mappings
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+        } else {
+            self.mappings
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(key);
         }
     }
 }

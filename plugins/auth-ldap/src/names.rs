@@ -42,11 +42,14 @@ pub async fn list_names(req: &Request, prefix: &str) -> Result<Option<Response>,
 /// `groups/Devs` could not delete the stored `devs`), the name is
 /// canonicalised as on write.
 pub async fn delete_named(
+    backend: &LdapAuth,
     req: &Request,
     data: &FieldData,
     prefix: &str,
 ) -> Result<Option<Response>, Error> {
     let name = canonical_name(req, &data.get::<String>("name")?).await?;
-    req.storage.delete(&format!("{prefix}{name}")).await?;
+    let key = format!("{prefix}{name}");
+    req.storage.delete(&key).await?;
+    backend.invalidate(&key);
     Ok(None)
 }

@@ -69,7 +69,7 @@ async fn read_group(
 }
 
 async fn write_group(
-    _: &LdapAuth,
+    backend: &LdapAuth,
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
@@ -81,15 +81,16 @@ async fn write_group(
     req.storage
         .put_json(&format!("{GROUP_PREFIX}{name}"), &entry)
         .await?;
+    backend.invalidate(&format!("{GROUP_PREFIX}{name}"));
     Ok(None)
 }
 
 async fn delete_group(
-    _: &LdapAuth,
+    backend: &LdapAuth,
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
-    delete_named(req, data, GROUP_PREFIX).await
+    delete_named(backend, req, data, GROUP_PREFIX).await
 }
 
 const HELP_SYN: &str = "Manage additional groups for users allowed to authenticate.";

@@ -9,8 +9,8 @@ use vault_plugin_sdk::logical::{Alias, Auth, Error, Operation, Request, Response
 
 use crate::backend::{Active, LdapAuth};
 use crate::directory::{LoginError, authenticate};
-use crate::path_groups::group;
-use crate::path_users::user;
+use crate::path_groups::{GROUP_PREFIX, GroupEntry};
+use crate::path_users::{USER_PREFIX, UserEntry};
 
 pub fn paths() -> Vec<Path<LdapAuth>> {
     vec![
@@ -103,6 +103,7 @@ impl Outcome {
 }
 
 async fn check(
+    backend: &LdapAuth,
     active: &Active,
     req: &Request,
     username: &str,
@@ -135,7 +136,11 @@ async fn check(
         username.to_string()
     };
     let storage = req.storage.as_ref();
-    let local = user(storage, &canonical).await.ok().flatten();
+    let local: Option<UserEntry> = backend
+        .mapping(storage, &format!("{USER_PREFIX}{canonical}"))
+        .await
+        .ok()
+        .flatten();
     let mut groups: Vec<String> = local.as_ref().map(|u| u.groups.clone()).unwrap_or_default();
     groups.extend(found.groups);
     let mut policies = Vec::new();
@@ -145,7 +150,10 @@ async fn check(
         } else {
             name.clone()
         };
-        if let Ok(Some(g)) = group(storage, &key).await {
+        if let Ok(Some(g)) = backend
+            .mapping::<GroupEntry>(storage, &format!("{GROUP_PREFIX}{key}"))
+            .await
+        {
             policies.extend(g.policies);
         }
     }
@@ -187,7 +195,7 @@ async fn login(
     }
     let username = normalise(&data.get::<String>("username")?, config.case_insensitive());
     let password: String = data.get("password")?;
-    let outcome = check(&active, req, &username, &password).await?;
+    let outcome = check(backend, &active, req, &username, &password).await?;
 
     let mut auth = Auth {
         display_name: username.clone(),
@@ -225,7 +233,7 @@ pub async fn renew(backend: &LdapAuth, req: &Request) -> Result<Option<Response>
         .and_then(|v| v.as_str())
         .unwrap_or_default()
         .to_string();
-    let outcome = check(&active, req, &username, &password).await?;
+    let outcome = check(backend, &active, req, &username, &password).await?;
     let mut expected = config.token.effective().token_policies;
     expected.extend(outcome.policies.iter().cloned());
     if !equivalent_policies(&expected, &auth.token_policies) {

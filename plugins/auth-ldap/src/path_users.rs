@@ -77,7 +77,7 @@ async fn read_user(
 }
 
 async fn write_user(
-    _: &LdapAuth,
+    backend: &LdapAuth,
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
@@ -103,15 +103,16 @@ async fn write_user(
     req.storage
         .put_json(&format!("{USER_PREFIX}{name}"), &entry)
         .await?;
+    backend.invalidate(&format!("{USER_PREFIX}{name}"));
     Ok(None)
 }
 
 async fn delete_user(
-    _: &LdapAuth,
+    backend: &LdapAuth,
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
-    delete_named(req, data, USER_PREFIX).await
+    delete_named(backend, req, data, USER_PREFIX).await
 }
 
 const HELP_SYN: &str = "Manage users allowed to authenticate.";
