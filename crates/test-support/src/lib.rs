@@ -11,6 +11,8 @@
 //! - [`oidc::OidcProvider`]: a local HTTPS OpenID provider (discovery, JWKS,
 //!   authorization-code flow with PKCE) with a throwaway CA, and switches
 //!   for its faults (down, hung, lying about its issuer).
+//! - [`moto::Moto`]: a local AWS API emulator (moto) with an IAM/STS query
+//!   client, and [`moto::HoldingProxy`] to stop a plugin between two AWS calls.
 //! - [`samba_ad::SambaAd`]: a real Samba Active Directory domain controller
 //!   (UPN binds, `tokenGroups`, nested groups) on the fixed ports 389 and
 //!   636, one per machine at a time: tests that use it take turns.
@@ -21,6 +23,7 @@
 pub mod binaries;
 pub mod host;
 pub mod jwt;
+pub mod moto;
 pub mod oidc;
 pub mod openbao;
 pub mod process;
