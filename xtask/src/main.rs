@@ -3,6 +3,7 @@
 mod bench;
 mod bench_jwt;
 mod bench_ldap;
+mod dist;
 mod plugins;
 mod test;
 mod tools;
@@ -16,6 +17,8 @@ Commands:
   test     Install what the tests need (OpenBao in a venv under target/tools),
            build the release plugin binaries, run the whole test suite.
   bench    Measure the plugins in a real OpenBao and print one table.
+  dist     Build the release: reproducible plugin binaries, .tar.gz archives,
+           SHA256SUMS, manifest.json and register.sh, into dist/.
 
 Run `cargo xtask <command> --help` for a command's options.";
 
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref() {
         Some("test") => test::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("dist") => dist::run(&rest),
         Some("-h" | "--help" | "help") | None => {
             println!("{HELP}");
             return ExitCode::SUCCESS;

@@ -77,3 +77,39 @@ pub fn build_release(binaries: &[&PluginBinary]) -> anyhow::Result<()> {
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
 }
+
+/// A plugin the project releases, by the short name `cargo xtask dist` takes.
+pub struct Shipped {
+    pub short: &'static str,
+    pub package: &'static str,
+    pub binary: &'static str,
+    /// The catalog type: `auth` or `secret`.
+    pub kind: &'static str,
+    /// The catalog name the plugin's README registers it under.
+    pub catalog_name: &'static str,
+}
+
+/// What `cargo xtask dist` can build; the SDK examples in [`ALL`] are not shipped.
+pub const SHIPPED: &[Shipped] = &[
+    Shipped {
+        short: "jwt",
+        package: "vault-plugin-auth-jwt",
+        binary: "vault-plugin-auth-jwt",
+        kind: "auth",
+        catalog_name: "jwt-rs",
+    },
+    Shipped {
+        short: "ldap",
+        package: "vault-plugin-auth-ldap",
+        binary: "vault-plugin-auth-ldap",
+        kind: "auth",
+        catalog_name: "ldap-rs",
+    },
+    Shipped {
+        short: "aws",
+        package: "vault-plugin-secrets-aws",
+        binary: "vault-plugin-secrets-aws",
+        kind: "secret",
+        catalog_name: "aws-rs",
+    },
+];

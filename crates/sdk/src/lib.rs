@@ -28,12 +28,21 @@ pub use async_trait::async_trait;
 pub use server::{PluginInfo, serve};
 
 /// The calling crate's [`PluginInfo`], from its `Cargo.toml` name and version.
+///
+/// `VAULT_PLUGIN_VERSION` set at build time replaces the version: it is how
+/// `cargo xtask dist --version` builds a release whose binary, `register.sh`
+/// and manifest all say the same version, and how the upgrade test gets two
+/// binaries that report different versions (the host refuses to register a
+/// version the binary does not report).
 #[macro_export]
 macro_rules! plugin_info {
     () => {
         $crate::server::PluginInfo {
             name: env!("CARGO_PKG_NAME"),
-            version: env!("CARGO_PKG_VERSION"),
+            version: match option_env!("VAULT_PLUGIN_VERSION") {
+                Some(version) => version,
+                None => env!("CARGO_PKG_VERSION"),
+            },
         }
     };
 }

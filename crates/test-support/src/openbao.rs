@@ -293,7 +293,9 @@ impl OpenBao {
         self.request(
             "POST",
             &format!("sys/mounts/{path}"),
-            Some(serde_json::json!({ "type": plugin, "plugin_version": version })),
+            // OpenBao takes the version under `config`; at the top level
+            // it is ignored and the newest registered version mounts.
+            Some(serde_json::json!({ "type": plugin, "config": { "plugin_version": version } })),
         )
     }
 
@@ -302,7 +304,9 @@ impl OpenBao {
         self.request(
             "POST",
             &format!("sys/auth/{path}"),
-            Some(serde_json::json!({ "type": plugin, "plugin_version": version })),
+            // OpenBao takes the version under `config`; at the top level
+            // it is ignored and the newest registered version mounts.
+            Some(serde_json::json!({ "type": plugin, "config": { "plugin_version": version } })),
         )
     }
 
