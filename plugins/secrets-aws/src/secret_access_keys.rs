@@ -17,23 +17,17 @@ use crate::role::Role;
 use crate::rollback::{WAL_USER, WalUser};
 use crate::sts::StsCredentials;
 
-/// The reference's secret type: IAM users, and STS leases it issued.
+/// The secret type of every lease: IAM users' keys (renewable) and STS
+/// credentials (`is_sts`, issued not renewable), as in the reference.
 pub const ACCESS_KEYS: &str = "access_keys";
-/// STS credentials issued here. A type of their own because the SDK makes
-/// every lease of a type with a renew handler renewable, and STS
-/// credentials must not be (the reference marks them so per response).
-pub const ACCESS_KEYS_STS: &str = "access_keys_sts";
 
 /// A revoke this soon after issue does not treat a missing user as gone:
 /// IAM may not show a just-created user yet (the reference's
 /// `minAwsUserRollbackAge`, also its WAL's minimum age).
 pub const MIN_USER_ROLLBACK_AGE: Duration = Duration::from_secs(5 * 60);
 
-pub fn secret_types() -> [SecretType<AwsBackend>; 2] {
-    [
-        SecretType::new(ACCESS_KEYS).renew(renew).revoke(revoke),
-        SecretType::new(ACCESS_KEYS_STS).revoke(revoke_sts),
-    ]
+pub fn secret_types() -> [SecretType<AwsBackend>; 1] {
+    [SecretType::new(ACCESS_KEYS).renew(renew).revoke(revoke)]
 }
 
 fn normalize_display_name(name: &str) -> String {
@@ -187,7 +181,7 @@ pub fn sts_response(creds: StsCredentials, username: &str, policy: &str) -> Resp
         map.insert("arn".into(), arn.clone().into());
     }
     let mut resp = secret_response(
-        ACCESS_KEYS_STS,
+        ACCESS_KEYS,
         data,
         json!({"username": username, "policy": policy, "is_sts": true}),
     );
@@ -251,10 +245,6 @@ async fn revoke(backend: &AwsBackend, req: &Request) -> Result<Option<Response>,
     iam_user::delete_user(&resolved.clients.iam, username, accept_missing)
         .await
         .map_err(|e| Error::internal(format!("error revoking IAM user {username:?}: {e}")))?;
-    Ok(None)
-}
-
-async fn revoke_sts(_: &AwsBackend, _: &Request) -> Result<Option<Response>, Error> {
     Ok(None)
 }
 

@@ -284,7 +284,9 @@ impl<B: Send + Sync + 'static> Framework<B> {
         Ok(response)
     }
 
-    /// Fills a leased secret's renewability and default TTL from its type.
+    /// Settles a leased secret's renewability and default TTL by its type:
+    /// a type without a renew handler is never renewable; otherwise the
+    /// handler's choice stands (Go's `resp.Secret.Renewable = false`).
     fn complete_secret(&self, resp: &mut Response) {
         let Some(secret) = resp.secret.as_mut() else {
             return;
@@ -297,7 +299,7 @@ impl<B: Send + Sync + 'static> Framework<B> {
             return;
         };
         if let Some(ty) = self.secrets.iter().find(|s| s.type_name == kind) {
-            secret.lease.renewable = ty.renew.is_some();
+            secret.lease.renewable &= ty.renew.is_some();
             if secret.lease.ttl.is_zero() {
                 secret.lease.ttl = ty.default_ttl;
             }
@@ -427,6 +429,7 @@ impl<B: Send + Sync + 'static> Backend for Framework<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::secret_response;
 
     struct Nothing;
 
@@ -447,5 +450,31 @@ mod tests {
             "paths route even if build() is never called"
         );
         assert!(unbuilt.route("b").is_none());
+    }
+
+    async fn renew(_: &Nothing, _: &Request) -> HandlerResult {
+        Ok(None)
+    }
+
+    #[test]
+    fn a_secret_is_renewable_only_if_its_type_renews_and_its_handler_allows() {
+        let framework = Framework::new(BackendType::Secrets, Nothing)
+            .secret(SecretType::new("renews").renew(renew))
+            .secret(SecretType::new("expires"));
+        let settle = |kind: &str, handler_opts_out: bool| {
+            let mut resp = secret_response(kind, serde_json::json!({}), serde_json::json!({}));
+            if handler_opts_out && let Some(secret) = resp.secret.as_mut() {
+                secret.lease.renewable = false;
+            }
+            framework.complete_secret(&mut resp);
+            resp.secret.map(|s| s.lease.renewable)
+        };
+        assert_eq!(settle("renews", false), Some(true));
+        assert_eq!(
+            settle("renews", true),
+            Some(false),
+            "the handler's choice stands"
+        );
+        assert_eq!(settle("expires", false), Some(false));
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::handler::{self, RequestFn};
-use crate::logical::{Map, Response, Secret};
+use crate::logical::{LeaseOptions, Map, Response, Secret};
 
 /// The key in a secret's internal data naming its type, as Go's framework
 /// stores it, so leases issued by a Go plugin stay revocable by ours.
@@ -64,8 +64,12 @@ impl<B: 'static> SecretType<B> {
 }
 
 /// A response carrying `data` as a leased secret of type `type_name`;
-/// `internal` is kept by the host and handed back on renew and revoke. The
-/// framework fills in renewability and the type's default TTL.
+/// `internal` is kept by the host and handed back on renew and revoke.
+///
+/// The secret is marked renewable; the framework clears that when the type
+/// has no renew handler, and a handler may clear it for one response (as
+/// STS credentials, which expire on their own, are issued under a
+/// renewable type). A TTL left at zero becomes the type's default.
 ///
 /// ```
 /// use vault_plugin_sdk::framework::secret_response;
@@ -86,6 +90,10 @@ pub fn secret_response(
     let mut resp = Response::with_data(data);
     resp.secret = Some(Secret {
         internal_data,
+        lease: LeaseOptions {
+            renewable: true,
+            ..LeaseOptions::default()
+        },
         ..Secret::default()
     });
     resp
