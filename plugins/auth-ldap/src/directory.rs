@@ -238,11 +238,8 @@ pub async fn authenticate(
             (conn, Some(user_conn))
         }
         Some(conn) => (user_conn, Some(conn)),
-        None if config.has_service_account() => {
-            let mut conn = pool.get(Identity::Service).await?.conn;
-            ensure_service(config, &mut conn).await?;
-            (conn, Some(user_conn))
-        }
+        // No search connection means no service account (it would have
+        // searched for the user).
         None => (user_conn, None),
     };
     if let Some(spare) = spare {
