@@ -27,11 +27,8 @@ const TOKENS: usize = 64;
 const PLUGIN: &str = "jwt-rs";
 
 /// The plugin binary these rows mount.
-pub fn binary() -> anyhow::Result<&'static PluginBinary> {
-    plugins::ALL
-        .iter()
-        .find(|b| b.package == "vault-plugin-auth-jwt")
-        .context("vault-plugin-auth-jwt is in the build list")
+pub fn binary() -> anyhow::Result<PluginBinary> {
+    Ok(plugins::by_package("vault-plugin-auth-jwt")?.binary())
 }
 
 /// All the JWT rows; the plugin binary must be built.
@@ -62,7 +59,7 @@ fn in_process(quick: bool) -> anyhow::Result<Row> {
     ];
     println!("xtask: cargo {}", args.join(" "));
     let out = Command::new(plugins::cargo())
-        .current_dir(vault_plugin_test_support::workspace_root())
+        .current_dir(plugins::workspace_root())
         .args(args)
         .stderr(Stdio::inherit())
         .output()

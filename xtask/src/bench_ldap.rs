@@ -44,11 +44,8 @@ const NETWORK_DELAY: Duration = Duration::from_millis(1);
 const GROUP_FILTER: &str = "(&(objectClass=groupOfNames)(member={{.UserDN}}))";
 
 /// The plugin binary these rows mount.
-pub fn binary() -> anyhow::Result<&'static PluginBinary> {
-    plugins::ALL
-        .iter()
-        .find(|b| b.package == "vault-plugin-auth-ldap")
-        .context("vault-plugin-auth-ldap is in the build list")
+pub fn binary() -> anyhow::Result<PluginBinary> {
+    Ok(plugins::by_package("vault-plugin-auth-ldap")?.binary())
 }
 
 /// All the LDAP rows; the plugin binary must be built.

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::plugins::{self, SHIPPED, Shipped};
+use crate::plugins::{self, Shipped};
 
 const HELP: &str = "\
 cargo xtask dist [--plugins jwt,ldap,aws] [--version X.Y.Z] [--out dist]
@@ -42,24 +42,18 @@ binaries' `--version` against it.
 fails unless every binary is byte-identical (it doubles the build time).";
 
 struct Options {
-    plugins: Vec<&'static Shipped>,
+    plugins: Vec<Shipped>,
     version: Option<String>,
     out: PathBuf,
     check_reproducible: bool,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Option<Options>> {
-    let known = || {
-        SHIPPED
-            .iter()
-            .map(|p| p.short)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let shipped = plugins::shipped()?;
     let mut options = Options {
-        plugins: SHIPPED.iter().collect(),
+        plugins: shipped.clone(),
         version: None,
-        out: vault_plugin_test_support::workspace_root().join("dist"),
+        out: plugins::workspace_root().join("dist"),
         check_reproducible: false,
     };
     let mut args = args.iter();
@@ -82,21 +76,7 @@ fn parse(args: &[String]) -> anyhow::Result<Option<Options>> {
                 println!("{HELP}");
                 return Ok(None);
             }
-            "--plugins" => {
-                let mut chosen = Vec::new();
-                for name in value()?.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let Some(p) = SHIPPED.iter().find(|p| p.short == name) else {
-                        bail!("unknown plugin {name:?}; known plugins: {}", known());
-                    };
-                    if !chosen.iter().any(|c: &&Shipped| c.short == p.short) {
-                        chosen.push(p);
-                    }
-                }
-                if chosen.is_empty() {
-                    bail!("--plugins is empty; known plugins: {}", known());
-                }
-                options.plugins = chosen;
-            }
+            "--plugins" => options.plugins = plugins::choose(&shipped, &value()?)?,
             "--version" => {
                 let v = value()?;
                 let v = v.trim_start_matches('v').to_string();
@@ -130,21 +110,21 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let Some(options) = parse(args)? else {
         return Ok(());
     };
-    let root = vault_plugin_test_support::workspace_root();
-    let target_dir = vault_plugin_test_support::target_dir();
+    let root = plugins::workspace_root();
+    let target_dir = plugins::target_dir();
     let facts = Facts::gather(&root)?;
 
     // One version for the whole release; every chosen crate must agree
     // unless --version overrides them all.
-    let crate_versions: BTreeMap<&str, String> = options
+    let crate_versions: BTreeMap<&str, &str> = options
         .plugins
         .iter()
-        .map(|p| Ok((p.package, facts.package_version(p.package)?)))
-        .collect::<anyhow::Result<_>>()?;
+        .map(|p| (p.package.as_str(), p.version.as_str()))
+        .collect();
     let version = match &options.version {
         Some(v) => v.clone(),
         None => {
-            let mut distinct: Vec<&String> = crate_versions.values().collect();
+            let mut distinct: Vec<&str> = crate_versions.values().copied().collect();
             distinct.dedup();
             if distinct.len() > 1 {
                 bail!(
@@ -152,7 +132,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                      release them separately with --plugins"
                 );
             }
-            distinct[0].clone()
+            distinct[0].to_string()
         }
     };
     let overridden = crate_versions.values().any(|v| *v != version);
@@ -176,11 +156,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         build(&options.plugins, &check_dir, &version, overridden, &facts)?;
         let mut differ = Vec::new();
         for p in &options.plugins {
-            let a = sha256_hex(&read(&build_dir.join("release").join(p.binary))?);
-            let b = sha256_hex(&read(&check_dir.join("release").join(p.binary))?);
+            let a = sha256_hex(&read(&build_dir.join("release").join(&p.binary))?);
+            let b = sha256_hex(&read(&check_dir.join("release").join(&p.binary))?);
             println!("xtask: {}: {a} / {b}", p.binary);
             if a != b {
-                differ.push(p.binary);
+                differ.push(p.binary.as_str());
             }
         }
         if !differ.is_empty() {
@@ -211,7 +191,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut vault_lines = Vec::new();
     let mut bao_lines = Vec::new();
     for p in &options.plugins {
-        let built = build_dir.join("release").join(p.binary);
+        let built = build_dir.join("release").join(&p.binary);
         let bytes = read(&built)?;
         let reported = reported_version(&built)?;
         if reported != format!("v{version}") {
@@ -321,7 +301,6 @@ struct Facts {
     source_date_epoch: u64,
     rustc: String,
     target: String,
-    metadata: Value,
 }
 
 impl Facts {
@@ -353,32 +332,13 @@ impl Facts {
             .find_map(|l| l.strip_prefix("host: "))
             .context("rustc -vV names no host")?
             .to_string();
-        let metadata = output(Command::new(plugins::cargo()).current_dir(root).args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-        ]))?;
-        let metadata = serde_json::from_str(&metadata).context("parsing cargo metadata")?;
         Ok(Facts {
             commit,
             dirty,
             source_date_epoch,
             rustc,
             target,
-            metadata,
         })
-    }
-
-    fn package_version(&self, package: &str) -> anyhow::Result<String> {
-        self.metadata["packages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|p| p["name"] == package)
-            .and_then(|p| p["version"].as_str())
-            .map(str::to_string)
-            .with_context(|| format!("cargo metadata lists no package {package}"))
     }
 }
 
@@ -386,13 +346,13 @@ impl Facts {
 /// everything that would make the bytes depend on this machine or this
 /// moment pinned or remapped.
 fn build(
-    chosen: &[&Shipped],
+    chosen: &[Shipped],
     target_dir: &Path,
     version: &str,
     overridden: bool,
     facts: &Facts,
 ) -> anyhow::Result<()> {
-    let root = vault_plugin_test_support::workspace_root();
+    let root = plugins::workspace_root();
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
@@ -429,11 +389,15 @@ fn build(
         cmd.env_remove("VAULT_PLUGIN_VERSION");
     }
     for p in chosen {
-        cmd.args(["-p", p.package, "--bin", p.binary]);
+        cmd.args(["-p", &p.package, "--bin", &p.binary]);
     }
     println!(
         "xtask: building {} v{version} into {}",
-        chosen.iter().map(|p| p.short).collect::<Vec<_>>().join(","),
+        chosen
+            .iter()
+            .map(|p| p.short.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         target_dir.display()
     );
     let status = cmd.status().context("running cargo build")?;

@@ -1,9 +1,12 @@
 //! Project automation: `cargo xtask <command>`. One module per command.
 
 mod bench;
+mod bench_aws;
 mod bench_jwt;
 mod bench_ldap;
+mod dev;
 mod dist;
+mod new_plugin;
 mod plugins;
 mod test;
 mod tools;
@@ -14,11 +17,14 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  test     Install what the tests need (OpenBao in a venv under target/tools),
-           build the release plugin binaries, run the whole test suite.
-  bench    Measure the plugins in a real OpenBao and print one table.
-  dist     Build the release: reproducible plugin binaries, .tar.gz archives,
-           SHA256SUMS, manifest.json and register.sh, into dist/.
+  test        Install what the tests need (OpenBao, moto, slapd and Samba when
+              root), build the release plugin binaries, run the whole suite.
+  dev         Run the plugins in a local OpenBao dev server, configured
+              against local stand-ins, with commands to try; Ctrl-C stops it.
+  dist        Build the release: reproducible plugin binaries, .tar.gz archives,
+              SHA256SUMS, manifest.json and register.sh, into dist/.
+  bench       Measure the plugins in a real OpenBao and print one table.
+  new-plugin  Scaffold a new plugin crate that builds and passes its tests.
 
 Run `cargo xtask <command> --help` for a command's options.";
 
@@ -30,6 +36,8 @@ fn main() -> ExitCode {
         Some("test") => test::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("dist") => dist::run(&rest),
+        Some("dev") => dev::run(&rest),
+        Some("new-plugin") => new_plugin::run(&rest),
         Some("-h" | "--help" | "help") | None => {
             println!("{HELP}");
             return ExitCode::SUCCESS;

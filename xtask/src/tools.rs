@@ -9,8 +9,10 @@ use anyhow::{Context, bail};
 use vault_plugin_test_support::moto::MOTO_VERSION;
 use vault_plugin_test_support::openbao::OPENBAO_VERSION;
 
+use crate::plugins;
+
 fn venv() -> PathBuf {
-    vault_plugin_test_support::target_dir().join("tools/venv")
+    plugins::target_dir().join("tools/venv")
 }
 
 fn python() -> String {
@@ -71,7 +73,7 @@ fn find_bao(venv: &std::path::Path) -> Option<PathBuf> {
 /// Makes sure moto's `moto_server` is installed (its own venv: moto pins
 /// many packages); returns its path.
 pub fn ensure_moto() -> anyhow::Result<PathBuf> {
-    let venv = vault_plugin_test_support::target_dir().join("tools/moto-venv");
+    let venv = plugins::target_dir().join("tools/moto-venv");
     let pip = ensure_venv(&venv)?;
     let server = venv.join("bin/moto_server");
     let installed = Command::new(&pip)
@@ -95,4 +97,77 @@ pub fn ensure_moto() -> anyhow::Result<PathBuf> {
         }
     }
     Ok(server)
+}
+
+/// Debian packages the LDAP tests run: OpenLDAP's slapd, and a Samba
+/// Active Directory domain controller.
+const SYSTEM_PACKAGES: [&str; 6] = [
+    "slapd",
+    "ldap-utils",
+    "samba",
+    "samba-ad-dc",
+    "samba-ad-provision",
+    "winbind",
+];
+
+/// Installs the missing [`SYSTEM_PACKAGES`] with apt when running as root
+/// (their own services kept from starting: the tests start private ones);
+/// otherwise says which are missing and how to install them, and goes on
+/// (the tests that need them fail with the same hint).
+pub fn ensure_system_packages() -> anyhow::Result<()> {
+    let installed = |p: &str| {
+        Command::new("dpkg")
+            .args(["-s", p])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let missing: Vec<&str> = SYSTEM_PACKAGES
+        .into_iter()
+        .filter(|p| !installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let has_apt = Command::new("apt-get").arg("--version").output().is_ok();
+    if !is_root || !has_apt {
+        eprintln!(
+            "xtask: the LDAP tests need {list}; install them with \
+             `sudo apt-get install --no-install-recommends {list}` (Debian/Ubuntu), \
+             then run `cargo xtask test` again"
+        );
+        return Ok(());
+    }
+    println!("xtask: installing {list} with apt");
+    // Without this the packages' own slapd and samba would start (and hold
+    // the ports the Samba fixture uses).
+    let policy = std::path::Path::new("/usr/sbin/policy-rc.d");
+    let placed_policy = !policy.exists();
+    if placed_policy {
+        std::fs::write(policy, "#!/bin/sh\nexit 101\n").context("writing policy-rc.d")?;
+        Command::new("chmod").args(["+x"]).arg(policy).status()?;
+    }
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get")
+    };
+    let result = apt(&["update", "-qq"]).and_then(|_| {
+        let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+        args.extend(&missing);
+        apt(&args)
+    });
+    if placed_policy {
+        let _ = std::fs::remove_file(policy);
+    }
+    if !result?.success() {
+        bail!("apt-get install {list} failed");
+    }
+    Ok(())
 }

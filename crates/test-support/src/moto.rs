@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,9 +59,13 @@ impl Moto {
     /// # Panics
     /// If `moto_server` is missing (with how to install it) or does not start.
     pub fn start() -> Self {
-        let binary = moto_server_binary();
+        Self::start_with(&moto_server_binary())
+    }
+
+    /// Starts the given `moto_server` and waits until it answers.
+    pub fn start_with(binary: &Path) -> Self {
         let port = free_port();
-        let child = Command::new(&binary)
+        let child = Command::new(binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

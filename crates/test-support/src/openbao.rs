@@ -310,6 +310,11 @@ impl OpenBao {
         )
     }
 
+    /// The file the server logs to (plugins' logs included).
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
     /// Everything the server has logged so far.
     pub fn log(&self) -> String {
         let mut text = String::new();

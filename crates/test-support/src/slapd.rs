@@ -456,6 +456,14 @@ pub fn dead_url() -> String {
 /// Low ports with no service in common use today.
 const DEAD_PORTS: &[u16] = &[1, 3, 5, 8, 10, 14, 16, 24, 26, 28, 30, 32];
 
+/// Whether OpenLDAP's slapd is installed where [`Slapd::start`] looks.
+pub fn available() -> bool {
+    std::env::var_os("SLAPD_BIN")
+        .map_or_else(|| PathBuf::from(SLAPD), PathBuf::from)
+        .is_file()
+        && Path::new(SCHEMA_DIR).is_dir()
+}
+
 fn slapd_binary() -> PathBuf {
     let path = std::env::var_os("SLAPD_BIN").map_or_else(|| PathBuf::from(SLAPD), PathBuf::from);
     if !path.is_file() {
