@@ -154,19 +154,11 @@ fn mount_ldap(
     pool_size: u32,
 ) -> anyhow::Result<()> {
     check(bao.enable_auth(mount, PLUGIN, version), "mount ours")?;
-    let mut config = json!({
-        "url": url,
-        "binddn": slapd::BIND_DN,
-        "bindpass": slapd::BIND_PASSWORD,
-        "userdn": slapd::USERS_DN,
-        "userattr": "uid",
-        "groupdn": slapd::GROUPS_DN,
-        "groupfilter": GROUP_FILTER,
-        "groupattr": "cn",
-        "request_timeout": 10,
-        "connection_timeout": 10,
-        "connection_pool_size": pool_size,
-    });
+    let mut config = ldap.auth_config();
+    config["url"] = json!(url);
+    config["request_timeout"] = json!(10);
+    config["connection_timeout"] = json!(10);
+    config["connection_pool_size"] = json!(pool_size);
     if url.starts_with("ldaps://") {
         config["certificate"] = Value::from(ldap.ca_pem());
     }

@@ -11,6 +11,7 @@ use vault_plugin_test_support::moto::Moto;
 use vault_plugin_test_support::openbao::{OpenBao, PluginKind};
 use vault_plugin_test_support::slapd::{self, Slapd};
 
+use crate::args::Args;
 use crate::plugins::{self, Shipped};
 use crate::tools;
 
@@ -33,21 +34,15 @@ everything running until Ctrl-C (or SIGTERM), when it stops it all.";
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let shipped = plugins::shipped()?;
     let mut chosen = shipped.clone();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
+    let mut args = Args::new(args);
+    while let Some((flag, inline)) = args.next_arg() {
+        match flag {
             "-h" | "--help" => {
                 println!("{HELP}");
                 return Ok(());
             }
-            "--plugins" => {
-                let list = args.next().context("--plugins needs a value")?;
-                chosen = plugins::choose(&shipped, list)?;
-            }
-            other => match other.strip_prefix("--plugins=") {
-                Some(list) => chosen = plugins::choose(&shipped, list)?,
-                None => bail!("unknown argument {other:?}\n\n{HELP}"),
-            },
+            "--plugins" => chosen = plugins::choose(&shipped, &args.value(flag, inline)?)?,
+            other => bail!("unknown argument {other:?}\n\n{HELP}"),
         }
     }
 
@@ -207,19 +202,7 @@ fn set_up_jwt(bao: &OpenBao, mount: &str) -> anyhow::Result<Vec<String>> {
 /// The private slapd's directory behind the LDAP method, groups mapped.
 fn set_up_ldap(bao: &OpenBao, mount: &str, slapd: &Slapd) -> anyhow::Result<Vec<String>> {
     ensure(
-        bao.write(
-            &format!("auth/{mount}/config"),
-            json!({
-                "url": slapd.url(),
-                "binddn": slapd::BIND_DN,
-                "bindpass": slapd::BIND_PASSWORD,
-                "userdn": slapd::USERS_DN,
-                "userattr": "uid",
-                "groupdn": slapd::GROUPS_DN,
-                "groupfilter": "(&(objectClass=groupOfNames)(member={{.UserDN}}))",
-                "groupattr": "cn",
-            }),
-        ),
+        bao.write(&format!("auth/{mount}/config"), slapd.auth_config()),
         "configuring ldap",
     )?;
     for (group, policy) in [("devs", "dev"), ("ops", "ops")] {

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::args::Args;
 use crate::plugins::{self, Shipped};
 
 const HELP: &str = "\
@@ -56,36 +57,25 @@ fn parse(args: &[String]) -> anyhow::Result<Option<Options>> {
         out: plugins::workspace_root().join("dist"),
         check_reproducible: false,
     };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag, Some(value.to_string())),
-            None => (arg.as_str(), None),
-        };
-        let mut value = || -> anyhow::Result<String> {
-            match &inline {
-                Some(v) => Ok(v.clone()),
-                None => args
-                    .next()
-                    .cloned()
-                    .with_context(|| format!("{flag} needs a value")),
-            }
-        };
+    let mut args = Args::new(args);
+    while let Some((flag, inline)) = args.next_arg() {
         match flag {
             "-h" | "--help" => {
                 println!("{HELP}");
                 return Ok(None);
             }
-            "--plugins" => options.plugins = plugins::choose(&shipped, &value()?)?,
+            "--plugins" => {
+                options.plugins = plugins::choose(&shipped, &args.value(flag, inline)?)?;
+            }
             "--version" => {
-                let v = value()?;
+                let v = args.value(flag, inline)?;
                 let v = v.trim_start_matches('v').to_string();
                 if !is_semver(&v) {
                     bail!("--version {v:?} is not a semantic version like 1.2.3");
                 }
                 options.version = Some(v);
             }
-            "--out" => options.out = PathBuf::from(value()?),
+            "--out" => options.out = PathBuf::from(args.value(flag, inline)?),
             "--check-reproducible" => options.check_reproducible = true,
             other => bail!("unknown argument {other:?}\n\n{HELP}"),
         }

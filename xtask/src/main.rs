@@ -1,5 +1,6 @@
 //! Project automation: `cargo xtask <command>`. One module per command.
 
+mod args;
 mod bench;
 mod bench_aws;
 mod bench_jwt;

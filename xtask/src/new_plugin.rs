@@ -6,6 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::args::Args;
 use crate::plugins;
 
 const HELP: &str = "\
@@ -52,34 +53,21 @@ fn parse(args: &[String]) -> anyhow::Result<Option<Options>> {
     let mut name = None;
     let mut kind = None;
     let mut description = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || -> anyhow::Result<String> {
-            match &inline {
-                Some(v) => Ok(v.clone()),
-                None => args
-                    .next()
-                    .cloned()
-                    .with_context(|| format!("{flag} needs a value")),
-            }
-        };
+    let mut args = Args::new(args);
+    while let Some((flag, inline)) = args.next_arg() {
         match flag {
             "-h" | "--help" => {
                 println!("{HELP}");
                 return Ok(None);
             }
             "--kind" => {
-                kind = Some(match value()?.as_str() {
+                kind = Some(match args.value(flag, inline)?.as_str() {
                     "auth" => Kind::Auth,
                     "secrets" | "secret" => Kind::Secrets,
                     other => bail!("--kind must be auth or secrets, not {other:?}"),
                 });
             }
-            "--description" => description = Some(value()?),
+            "--description" => description = Some(args.value(flag, inline)?),
             other if other.starts_with('-') => bail!("unknown argument {other:?}\n\n{HELP}"),
             other if name.is_none() => name = Some(other.to_string()),
             other => bail!("one NAME only; {other:?} is a second\n\n{HELP}"),

@@ -200,6 +200,22 @@ impl Slapd {
         );
     }
 
+    /// A config for Vault's LDAP auth method against this directory over
+    /// ldap://: it searches as the service account and finds groups by
+    /// `member`.
+    pub fn auth_config(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.url(),
+            "binddn": BIND_DN,
+            "bindpass": BIND_PASSWORD,
+            "userdn": USERS_DN,
+            "userattr": "uid",
+            "groupdn": GROUPS_DN,
+            "groupfilter": "(&(objectClass=groupOfNames)(member={{.UserDN}}))",
+            "groupattr": "cn",
+        })
+    }
+
     /// `ldap://127.0.0.1:<port>`: plain LDAP, with StartTLS available.
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.ldap_port)

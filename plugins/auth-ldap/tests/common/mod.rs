@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use vault_plugin_test_support::binaries::{AUTH_LDAP, release_binary};
 use vault_plugin_test_support::openbao::{ApiResponse, OpenBao, PluginKind};
-use vault_plugin_test_support::slapd::{self, Slapd};
+use vault_plugin_test_support::slapd::Slapd;
 
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 pub const PLUGIN: &str = "ldap-rs";
@@ -26,18 +26,10 @@ pub fn openbao() -> OpenBao {
 
 /// A config searching with the service account, groups by `member`.
 pub fn service_config(slapd: &Slapd) -> Value {
-    json!({
-        "url": slapd.url(),
-        "binddn": slapd::BIND_DN,
-        "bindpass": slapd::BIND_PASSWORD,
-        "userdn": slapd::USERS_DN,
-        "userattr": "uid",
-        "groupdn": slapd::GROUPS_DN,
-        "groupfilter": "(&(objectClass=groupOfNames)(member={{.UserDN}}))",
-        "groupattr": "cn",
-        "request_timeout": 3,
-        "connection_timeout": 3,
-    })
+    let mut config = slapd.auth_config();
+    config["request_timeout"] = json!(3);
+    config["connection_timeout"] = json!(3);
+    config
 }
 
 pub fn login(bao: &OpenBao, user: &str, password: &str) -> ApiResponse {
