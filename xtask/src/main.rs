@@ -7,6 +7,7 @@ mod bench_jwt;
 mod bench_ldap;
 mod dev;
 mod dist;
+mod leak_check;
 mod new_plugin;
 mod plugins;
 mod test;

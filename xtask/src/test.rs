@@ -4,7 +4,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::{plugins, tools};
+use crate::{leak_check, plugins, tools};
 
 const HELP: &str = "\
 cargo xtask test [-- <test runner args>]
@@ -15,7 +15,12 @@ Debian packages of OpenLDAP and Samba the LDAP tests run (not root: it says
 which are missing and how to install them), builds the
 release plugin binaries the integration tests mount, and runs the whole
 workspace's tests: with cargo-nextest when installed, else cargo test.
-Arguments after `--` go to the test runner.";
+Arguments after `--` go to the test runner.
+
+Then the secret-leak check: every secret the tests sent or received through
+the fixtures (passwords, bind passwords, AWS secret keys, JWTs, ...) is looked
+for in the log of every OpenBao server the tests ran, plugin logs included;
+one found fails the run, naming the field, the log and the line.";
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     if args.iter().any(|a| a == "-h" || a == "--help") {
@@ -43,15 +48,24 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     } else {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
+    // Every test's secrets and its servers' logs, for the leak check below.
+    let evidence = plugins::target_dir().join("test-evidence");
+    if evidence.exists() {
+        std::fs::remove_dir_all(&evidence)
+            .with_context(|| format!("emptying {}", evidence.display()))?;
+    }
+    std::fs::create_dir_all(&evidence)?;
     cmd.args(passthrough)
         .current_dir(plugins::workspace_root())
+        .env(vault_plugin_test_support::evidence::DIR_VAR, &evidence)
         .env("BAO_BIN", &bao)
         .env("MOTO_SERVER", &moto)
         .env("PLUGIN_BIN_DIR", &bin_dir);
     println!("xtask: running {cmd:?}");
     let status = cmd.status().context("running the tests")?;
+    let leaks = leak_check::check(&evidence);
     if !status.success() {
         bail!("tests failed");
     }
-    Ok(())
+    leaks
 }

@@ -24,17 +24,34 @@ mod err_type {
 
 /// A request the plugin cannot even decode.
 #[derive(Debug, thiserror::Error)]
-#[error("request {field} is not valid JSON: {source}")]
-pub(crate) struct DecodeError {
-    field: &'static str,
-    source: serde_json::Error,
+pub(crate) enum DecodeError {
+    #[error("request {field} is not valid JSON: {source}")]
+    Json {
+        field: &'static str,
+        source: serde_json::Error,
+    },
+    /// The decoder's recursion limit keeps hostile input from exhausting the
+    /// stack; say so plainly rather than as a parse failure.
+    #[error(
+        "request {field} is nested too deeply: at most {MAX_JSON_DEPTH} levels of arrays and objects"
+    )]
+    TooDeep { field: &'static str },
 }
+
+/// serde_json's recursion limit, counting the outer object.
+const MAX_JSON_DEPTH: usize = 128;
 
 fn json_map(field: &'static str, text: &str) -> Result<Map, DecodeError> {
     if text.is_empty() || text == "null" {
         return Ok(Map::new());
     }
-    serde_json::from_str(text).map_err(|source| DecodeError { field, source })
+    serde_json::from_str(text).map_err(|source| {
+        if source.to_string().starts_with("recursion limit exceeded") {
+            DecodeError::TooDeep { field }
+        } else {
+            DecodeError::Json { field, source }
+        }
+    })
 }
 
 /// Always a JSON document: the host decodes these fields unconditionally

@@ -207,3 +207,25 @@ async fn background_tasks_stop_when_the_mount_is_cleaned_up() {
         "the process serves on"
     );
 }
+
+#[tokio::test]
+async fn data_nested_deeper_than_the_decoder_allows_is_a_400_saying_so() {
+    let (_plugin, mount) = userpass().await;
+    let mut deep = json!([]);
+    for _ in 0..200 {
+        deep = json!([deep]);
+    }
+    let reply = mount
+        .request("update", "login/alice", json!({ "password": deep }))
+        .await
+        .expect("a reply a Go host accepts");
+    assert_eq!(
+        reply.err.as_ref().map(|e| e.err_msg.as_str()),
+        Some("invalid request")
+    );
+    let message = reply_data(&reply)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("nested too deeply"), "{message:?}");
+}

@@ -259,7 +259,9 @@ impl SigningKey {
     pub fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
         let input = signing_input(header, claims);
         let signature = self.signature(input.as_bytes());
-        format!("{input}.{}", b64(&signature))
+        let token = format!("{input}.{}", b64(&signature));
+        crate::evidence::note_secret("jwt", &token);
+        token
     }
 
     /// The raw JWS signature of `signing_input` (`base64url(header) "."

@@ -6,6 +6,8 @@
 //! - [`host::PluginHost`]: a strict in-process go-plugin host for what a
 //!   real server cannot show (a wrong certificate, a broken handshake).
 //! - [`binaries`]: the release plugin binaries under test.
+//! - [`evidence`]: the secrets tests used and the servers' logs, for the
+//!   suite's check that no secret is ever logged.
 //! - [`jwt`]: real signing keys (RSA, RSA-PSS, ECDSA, Ed25519) and the
 //!   tokens they sign, good and deliberately bad.
 //! - [`oidc::OidcProvider`]: a local HTTPS OpenID provider (discovery, JWKS,
@@ -21,6 +23,7 @@
 //!   a throwaway CA, and switches for its faults (stopped, frozen).
 
 pub mod binaries;
+pub mod evidence;
 pub mod host;
 pub mod jwt;
 pub mod moto;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::process;
+use crate::{evidence, process};
 
 /// The OpenBao release the project tests against.
 pub const OPENBAO_VERSION: &str = "2.7.2";
@@ -367,6 +367,7 @@ impl Drop for OpenBao {
                 let _ = self.child.wait();
             }
         }
+        evidence::save_log("openbao", &self.log_path);
     }
 }
 
@@ -379,6 +380,9 @@ fn call(
     token: Option<&str>,
 ) -> ApiResponse {
     let url = format!("{addr}/v1/{}", path.trim_start_matches('/'));
+    if let Some(body) = &body {
+        evidence::note_secrets_in(body);
+    }
     let result = match (method, body) {
         ("GET", _) => with_token(agent.get(&url), token).call(),
         ("DELETE", _) => with_token(agent.delete(&url), token).call(),
@@ -407,6 +411,7 @@ fn call(
             } else {
                 serde_json::from_str(&text).unwrap_or(Value::String(text))
             };
+            evidence::note_secrets_in(&body);
             ApiResponse {
                 status,
                 body,
