@@ -150,24 +150,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .context("the leases example is in the build list")?;
     let shipped = plugins::shipped()?;
 
-    let mut build = Vec::new();
-    if wanted("--startup") || wanted("--sdk") {
-        build.extend([example.clone(), framework_example.clone()]);
-    }
-    if wanted("--startup") {
-        build.extend(shipped.iter().map(plugins::Shipped::binary));
-    } else {
-        for (section, package) in [
-            ("--jwt", "vault-plugin-auth-jwt"),
-            ("--ldap", "vault-plugin-auth-ldap"),
-            ("--aws", "vault-plugin-secrets-aws"),
-        ] {
-            if wanted(section) {
-                build.push(plugins::by_package(package)?.binary());
-            }
-        }
-    }
-    plugins::build_release(&build)?;
+    plugins::build_release_all()?;
 
     let mut rows = Vec::new();
     if wanted("--startup") {

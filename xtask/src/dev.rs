@@ -47,8 +47,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
 
     let bao_bin = tools::ensure_openbao()?;
-    let binaries: Vec<_> = chosen.iter().map(Shipped::binary).collect();
-    plugins::build_release(&binaries)?;
+    plugins::build_release_all()?;
 
     let bao = OpenBao::start_with(&bao_bin);
     // Kept alive while the dev server runs; dropped (stopped) on exit.

@@ -201,6 +201,14 @@ pub fn by_package(package: &str) -> anyhow::Result<Shipped> {
         .with_context(|| format!("{package} is not a shipped plugin of the workspace"))
 }
 
+/// Builds every binary of [`all`] in the release profile. Commands build
+/// this one set even when they need fewer: cargo unifies dependency features
+/// over the packages of a build, so a smaller set compiles the dependencies
+/// (the AWS SDK among them) a second time, with other features.
+pub fn build_release_all() -> anyhow::Result<()> {
+    build_release(&all()?)
+}
+
 /// Builds the given binaries in the release profile, in one cargo call.
 pub fn build_release(binaries: &[PluginBinary]) -> anyhow::Result<()> {
     let mut cmd = Command::new(cargo());

@@ -35,7 +35,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let moto = tools::ensure_moto()?;
     println!("xtask: moto_server at {}", moto.display());
 
-    plugins::build_release(&plugins::all()?)?;
+    plugins::build_release_all()?;
     let bin_dir = plugins::target_dir().join("release");
 
     let nextest = Command::new(plugins::cargo())
