@@ -25,15 +25,11 @@ struct Contender<'a> {
 
 pub fn rows(bao_bin: &Path, moto_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
     let issues = if quick { 20 } else { 100 };
-    let binary = plugins::by_package("vault-plugin-secrets-aws")?
-        .binary()
-        .release_path();
+    let plugin = plugins::by_package("vault-plugin-secrets-aws")?;
+    let binary = plugin.binary().release_path();
+    let version = format!("v{}", plugin.version);
     let moto = Moto::start_with(moto_bin);
     let bao = OpenBao::start_with(bao_bin);
-    let version = format!(
-        "v{}",
-        plugins::by_package("vault-plugin-secrets-aws")?.version
-    );
     bao.register_plugin(PluginKind::Secret, PLUGIN, &binary, &version);
     bao.enable_secrets("aws", PLUGIN, &version).ok();
     bao.write(
