@@ -62,9 +62,12 @@ pub fn note_secret(field: &str, value: &str) {
 
 /// Records the values of every [`SECRET_FIELDS`] key anywhere in `body`.
 pub fn note_secrets_in(body: &Value) {
-    if dir().is_none() {
-        return;
+    if dir().is_some() {
+        walk_for_secrets(body);
     }
+}
+
+fn walk_for_secrets(body: &Value) {
     match body {
         Value::Object(map) => {
             for (key, value) in map {
@@ -72,11 +75,11 @@ pub fn note_secrets_in(body: &Value) {
                     Value::String(s) if SECRET_FIELDS.contains(&key.as_str()) => {
                         note_secret(key, s);
                     }
-                    other => note_secrets_in(other),
+                    other => walk_for_secrets(other),
                 }
             }
         }
-        Value::Array(items) => items.iter().for_each(note_secrets_in),
+        Value::Array(items) => items.iter().for_each(walk_for_secrets),
         _ => {}
     }
 }
