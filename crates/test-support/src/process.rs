@@ -37,6 +37,19 @@ pub fn children_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Pids of the direct children of `parent` running the executable named
+/// `file_name`.
+pub fn children_running(parent: u32, file_name: &str) -> Vec<u32> {
+    children_of(parent)
+        .into_iter()
+        .filter(|pid| {
+            exe_of(*pid)
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .is_some_and(|n| n == file_name)
+        })
+        .collect()
+}
+
 /// Resident set size of `pid` in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

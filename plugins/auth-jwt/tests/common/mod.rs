@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use vault_plugin_test_support::binaries::{AUTH_JWT, release_binary};
 use vault_plugin_test_support::jwt::now;
-use vault_plugin_test_support::openbao::{ApiResponse, OpenBao, PluginKind};
+use vault_plugin_test_support::openbao::{Api, ApiResponse, OpenBao, PluginKind};
 
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 pub const PLUGIN: &str = "jwt-rs";
@@ -39,7 +39,7 @@ pub fn claims(extra: Value) -> Value {
     c
 }
 
-pub fn login(bao: &OpenBao, mount: &str, role: &str, jwt: &str) -> ApiResponse {
+pub fn login(bao: &Api, mount: &str, role: &str, jwt: &str) -> ApiResponse {
     let mut body = json!({ "jwt": jwt });
     if !role.is_empty() {
         body["role"] = json!(role);
