@@ -223,11 +223,14 @@ fn unescape(s: &str) -> String {
 
 /// An HTTP/1.1 proxy in front of moto that forwards every request except
 /// those whose body contains a chosen text (an `Action=...`): those it
-/// reads and never answers, so the caller is stuck right there.
+/// reads and never answers, so the caller is stuck right there. It can also
+/// play an emulator that went down: held requests and new connections are
+/// closed without an answer.
 pub struct HoldingProxy {
     endpoint: String,
     held: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+    down: Arc<AtomicBool>,
     /// Connections left hanging, closed on drop.
     hanging: Arc<Mutex<Vec<TcpStream>>>,
 }
@@ -244,15 +247,25 @@ impl HoldingProxy {
             .to_string();
         let held = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
+        let down = Arc::new(AtomicBool::new(false));
         let hanging = Arc::new(Mutex::new(Vec::new()));
         let hold = hold.to_string();
-        let (h, s, hang) = (Arc::clone(&held), Arc::clone(&stop), Arc::clone(&hanging));
+        let (h, s, d, hang) = (
+            Arc::clone(&held),
+            Arc::clone(&stop),
+            Arc::clone(&down),
+            Arc::clone(&hanging),
+        );
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
+                if d.load(Ordering::SeqCst) {
+                    let _ = conn.shutdown(Shutdown::Both);
+                    continue;
+                }
                 let (upstream, hold, h, hang) = (
                     upstream.clone(),
                     hold.clone(),
@@ -266,7 +279,28 @@ impl HoldingProxy {
             endpoint,
             held,
             stop,
+            down,
             hanging,
+        }
+    }
+
+    /// From now on, closes every connection without an answer, the held
+    /// ones included.
+    pub fn go_down(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.close_held();
+    }
+
+    /// Forwards (and holds) again.
+    pub fn come_back(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+
+    fn close_held(&self) {
+        if let Ok(mut conns) = self.hanging.lock() {
+            for c in conns.drain(..) {
+                let _ = c.shutdown(Shutdown::Both);
+            }
         }
     }
 
@@ -285,11 +319,7 @@ impl Drop for HoldingProxy {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect(self.endpoint.trim_start_matches("http://"));
-        if let Ok(conns) = self.hanging.lock() {
-            for c in conns.iter() {
-                let _ = c.shutdown(Shutdown::Both);
-            }
-        }
+        self.close_held();
     }
 }
 

@@ -1,8 +1,9 @@
 //! The plugin's state: IAM/STS clients built from `config/root` and kept
 //! until the config changes here or another node's write invalidates it.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use vault_plugin_sdk::logical::{Error, Request};
 use vault_plugin_sdk::system_view::SystemView;
@@ -30,6 +31,10 @@ pub struct AwsBackend {
     /// Bumped on every config change, so clients built from a config read
     /// before the change are not cached after it.
     generation: AtomicU64,
+    /// WAL entries of requests that gave up on a half-made user whose own
+    /// clean-up failed too (AWS unreachable): the next periodic tick rolls
+    /// them back instead of waiting out the minimum age.
+    abandoned: Mutex<HashSet<String>>,
 }
 
 impl AwsBackend {
@@ -40,7 +45,31 @@ impl AwsBackend {
             static_lock: tokio::sync::Mutex::new(()),
             resolved: RwLock::new(None),
             generation: AtomicU64::new(0),
+            abandoned: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Marks WAL entry `wal_id` as given up by its request.
+    pub fn abandon(&self, wal_id: String) {
+        self.abandoned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(wal_id);
+    }
+
+    pub fn is_abandoned(&self, wal_id: &str) -> bool {
+        self.abandoned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(wal_id)
+    }
+
+    /// Forgets an abandoned entry once it has been rolled back.
+    pub fn rolled_back(&self, wal_id: &str) {
+        self.abandoned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(wal_id);
     }
 
     /// The clients for the stored config (or the default chain without one).

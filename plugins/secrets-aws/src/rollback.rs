@@ -68,8 +68,9 @@ fn orphaned(entry: &WalUser) -> bool {
         && entry.host == host_name()
 }
 
-/// Part of the periodic function: rolls back at once the entries a dead
-/// process of this host left, instead of after the minimum age.
+/// Part of the periodic function: rolls back the entries a dead process of
+/// this host left, and those this process's requests gave up on, without
+/// waiting out the minimum age.
 pub async fn roll_back_orphans(backend: &AwsBackend, req: &Request) -> Result<(), Error> {
     for id in wal::list(req.storage.as_ref()).await? {
         let Some(entry) = wal::get(req.storage.as_ref(), &id).await? else {
@@ -81,11 +82,12 @@ pub async fn roll_back_orphans(backend: &AwsBackend, req: &Request) -> Result<()
         let Ok(user) = serde_json::from_value::<WalUser>(entry.data.clone()) else {
             continue;
         };
-        if !orphaned(&user) {
+        if !orphaned(&user) && !backend.is_abandoned(&id) {
             continue;
         }
         roll_back(backend, req, &entry.kind, &entry.data).await?;
         wal::delete(req.storage.as_ref(), &id).await?;
+        backend.rolled_back(&id);
     }
     Ok(())
 }

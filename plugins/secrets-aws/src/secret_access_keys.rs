@@ -98,7 +98,8 @@ pub fn aws_failure(step: &str, err: &AwsError) -> Error {
 
 /// Creates an IAM user for role `role_name` with an access key. A WAL entry
 /// is written first; if any step after the user exists fails, the user is
-/// removed at once, and if even that fails the WAL's rollback removes it.
+/// removed at once, and if even that fails the next periodic tick's
+/// rollback removes it (the reference waits out the WAL's minimum age).
 pub async fn create_iam_user(
     backend: &AwsBackend,
     req: &Request,
@@ -122,17 +123,22 @@ pub async fn create_iam_user(
             return Err(Error::internal("the plan made no access key"));
         }
         Err(StepError { step, source }) => {
-            let user_made = step != "Error creating IAM user";
-            if user_made {
+            // A CreateUser that got no answer at all may still have made
+            // the user; one AWS refused did not.
+            let user_maybe_made = step != "Error creating IAM user" || source.code.is_none();
+            if user_maybe_made {
                 match iam_user::delete_user(&resolved.clients.iam, &username, true).await {
                     Ok(()) => {
                         wal::delete(req.storage.as_ref(), &wal_id).await?;
                     }
-                    Err(err) => tracing::warn!(
-                        user = %username,
-                        error = %err,
-                        "could not remove a half-made IAM user; the WAL rollback will"
-                    ),
+                    Err(err) => {
+                        tracing::warn!(
+                            user = %username,
+                            error = %err,
+                            "could not remove a half-made IAM user; the next periodic rollback will"
+                        );
+                        backend.abandon(wal_id);
+                    }
                 }
             } else if let Err(wal_err) = wal::delete(req.storage.as_ref(), &wal_id).await {
                 return Err(Error::internal(format!(

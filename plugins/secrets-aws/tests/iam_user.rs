@@ -175,3 +175,55 @@ fn a_plugin_killed_between_user_and_key_is_rolled_back_from_its_wal() {
     assert!(vault_users(&moto).is_empty());
     drop(proxy);
 }
+
+#[test]
+fn an_emulator_down_mid_issue_leaves_no_user_once_it_is_back() {
+    let (moto, bao) = configured();
+    // CreateUser passes; CreateAccessKey is held, then the "emulator" goes
+    // down: the key call and the plugin's own clean-up both fail.
+    let proxy = HoldingProxy::start(moto.endpoint(), "Action=CreateAccessKey");
+    let mut config = root_config(moto.endpoint());
+    config["iam_endpoint"] = json!(proxy.endpoint());
+    bao.write("aws/config/root", config).ok();
+    bao.write("aws/roles/web", json!({"credential_type": "iam_user"}))
+        .ok();
+
+    let addr = bao.addr().to_string();
+    let request = std::thread::spawn(move || {
+        vault_plugin_test_support::api::Api::new(addr, "root").read("aws/creds/web")
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while proxy.held() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the plugin never asked for a key"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let users = vault_users(&moto);
+    assert_eq!(users.len(), 1, "{users:?}");
+    proxy.go_down();
+    let resp = request.join().expect("the request thread");
+    assert!(resp.status >= 400, "{}: {}", resp.status, resp.body);
+    assert!(
+        resp.errors().contains("Error creating access keys"),
+        "the error names the step: {}",
+        resp.errors()
+    );
+    assert!(moto.user_exists(&users[0]), "nothing could remove it yet");
+
+    // Back up: the next periodic tick (every 60 s) rolls the entry back;
+    // the reference would wait out the WAL's minimum age (5 minutes).
+    proxy.come_back();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while moto.user_exists(&users[0]) {
+        assert!(
+            Instant::now() < deadline,
+            "the half-made user {} survived; server log:\n{}",
+            users[0],
+            bao.log()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    assert!(vault_users(&moto).is_empty());
+}
