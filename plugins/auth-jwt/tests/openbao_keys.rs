@@ -1047,3 +1047,89 @@ fn a_redirected_jwks_url_is_followed() {
         logged_in(&login(&bao, mount, "dev", &token), mount);
     }
 }
+
+#[test]
+fn a_hung_jwks_server_costs_one_login_its_timeout_and_nothing_else() {
+    let bao = openbao(false);
+    let idp = OidcProvider::start();
+    // A second mount of ours, served by the same (multiplexed) process.
+    bao.enable_auth("other", common::PLUGIN, common::VERSION)
+        .ok();
+    let local = SigningKey::generate(Alg::RS256, "local");
+    configure(
+        &bao,
+        "other",
+        json!({"jwt_validation_pubkeys": [local.public_pem()]}),
+    )
+    .ok();
+    role(&bao, "other", "dev", json!({})).ok();
+    let (_, written) = Fetch::around(|| configure(&bao, "ours", jwks_config(&idp)).ok());
+    role(&bao, "ours", "dev", json!({})).ok();
+    let cached = idp.key();
+    logged_in(
+        &login(
+            &bao,
+            "ours",
+            "dev",
+            &cached.sign(&user(&idp.issuer(), "ada", json!({}))),
+        ),
+        "before the hang",
+    );
+
+    idp.set_hang(true);
+    written.wait_out_interval();
+    // An unknown kid makes the plugin fetch the JWKS, which never answers.
+    let stranger = SigningKey::generate(Alg::RS256, "k9");
+    let hung_token = stranger.sign(&user(&idp.issuer(), "ada", json!({})));
+    let hung = std::thread::scope(|scope| {
+        let hung = scope.spawn(|| Fetch::around(|| login(&bao, "ours", "dev", &hung_token)));
+        std::thread::sleep(Duration::from_millis(300));
+        // Meanwhile the process serves everyone else at once.
+        for i in 0..10 {
+            let started = Instant::now();
+            logged_in(
+                &login(
+                    &bao,
+                    "other",
+                    "dev",
+                    &local.sign(&user("", &format!("u{i}"), json!({}))),
+                ),
+                "the other mount during the hang",
+            );
+            logged_in(
+                &login(
+                    &bao,
+                    "ours",
+                    "dev",
+                    &cached.sign(&user(&idp.issuer(), "ada", json!({}))),
+                ),
+                "a cached key during the hang",
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "logins waited on the hung fetch: {:?}",
+                started.elapsed()
+            );
+        }
+        hung.join().expect("the hung login")
+    });
+    let (resp, fetch) = hung;
+    let took = fetch.answered - fetch.sent;
+    refused(
+        &resp,
+        400,
+        SIGNATURE_PREFIX,
+        "unknown kid, JWKS server hung",
+    );
+    let message = resp.errors();
+    assert!(
+        message.contains(&idp.jwks_url()) && message.contains("timed out"),
+        "the message should name the JWKS URL and the timeout: {message:?}"
+    );
+    // The plugin's HTTP timeout is 10 s.
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(15),
+        "the hung login took {took:?}"
+    );
+    idp.set_hang(false);
+}
