@@ -6,16 +6,16 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use vault_plugin_test_support::jwt::{Alg, SigningKey, now};
 use vault_plugin_test_support::oidc::OidcProvider;
 use vault_plugin_test_support::openbao::{ApiResponse, OpenBao, PluginKind};
 
 use crate::bench::{Row, ms, percentile};
+use crate::load::{self, OnError, Run};
 use crate::plugins::{self, PluginBinary};
 
 /// The floor for the login checks on one core.
@@ -280,11 +280,6 @@ fn measure(
     Ok((ours, theirs))
 }
 
-struct Run {
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
-
 /// `total` logins at `auth/<mount>/login` from `concurrency` threads, each
 /// with its own keep-alive connection.
 fn run_logins(
@@ -295,63 +290,8 @@ fn run_logins(
     concurrency: usize,
 ) -> anyhow::Result<Run> {
     let url = format!("{addr}/v1/auth/{mount}/login");
-    let next = AtomicUsize::new(0);
-    let start = Instant::now();
-    let results: Vec<anyhow::Result<Vec<Duration>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..concurrency)
-            .map(|_| scope.spawn(|| login_worker(&url, bodies, &next, total)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a login thread panicked")))
-            })
-            .collect()
-    });
-    let elapsed = start.elapsed();
-    let mut latencies = Vec::with_capacity(total);
-    for r in results {
-        latencies.extend(r?);
-    }
-    Ok(Run { elapsed, latencies })
-}
-
-fn login_worker(
-    url: &str,
-    bodies: &[String],
-    next: &AtomicUsize,
-    total: usize,
-) -> anyhow::Result<Vec<Duration>> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let mut latencies = Vec::new();
-    loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if i >= total {
-            return Ok(latencies);
-        }
-        let body = &bodies[i % bodies.len()];
-        let start = Instant::now();
-        let result = agent
-            .post(url)
-            .header("Content-Type", "application/json")
-            .send(body.as_str());
-        let (status, text) = match result {
-            Ok(mut resp) => (
-                resp.status().as_u16(),
-                resp.body_mut().read_to_string().unwrap_or_default(),
-            ),
-            Err(e) => (0, e.to_string()),
-        };
-        latencies.push(start.elapsed());
-        if status != 200 {
-            // Stop the other threads: this run is lost.
-            next.store(total, Ordering::Relaxed);
-            bail!("POST {url}: {status} {text}");
-        }
-    }
+    load::run(total, concurrency, OnError::Stop, |agent, i| {
+        load::call(agent, "POST", &url, Some(&bodies[i % bodies.len()]), None).map(drop)
+    })
+    .clean()
 }

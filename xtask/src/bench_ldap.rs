@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchOptions, ldap_escape};
 use serde_json::{Value, json};
 use vault_plugin_test_support::openbao::{OpenBao, PluginKind};
@@ -25,6 +25,7 @@ use vault_plugin_test_support::slapd::{self, Slapd};
 
 use crate::bench::{Row, ms, percentile};
 use crate::bench_jwt::{check, version_of};
+use crate::load::{self, OnError};
 use crate::plugins::{self, PluginBinary};
 
 const CONCURRENCY: usize = 16;
@@ -209,69 +210,17 @@ fn run_logins(addr: &str, mount: &str, total: usize) -> anyhow::Result<Tally> {
             )
         })
         .collect();
-    let next = AtomicUsize::new(0);
-    let start = Instant::now();
-    let results: Vec<anyhow::Result<Vec<Duration>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..CONCURRENCY)
-            .map(|_| scope.spawn(|| login_worker(&urls, &next, total)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a login thread panicked")))
-            })
-            .collect()
-    });
-    let elapsed = start.elapsed();
-    let mut latencies = Vec::with_capacity(total);
-    for r in results {
-        latencies.extend(r?);
-    }
+    let run = load::run(total, CONCURRENCY, OnError::Stop, |agent, i| {
+        let (url, body) = &urls[i % urls.len()];
+        load::call(agent, "POST", url, Some(body), None).map(drop)
+    })
+    .clean()?;
     Ok(Tally {
-        logins: total,
-        elapsed,
-        latencies,
+        logins: run.ops,
+        elapsed: run.elapsed,
+        latencies: run.latencies,
         dials: 0,
     })
-}
-
-fn login_worker(
-    urls: &[(String, String)],
-    next: &AtomicUsize,
-    total: usize,
-) -> anyhow::Result<Vec<Duration>> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let mut latencies = Vec::new();
-    loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if i >= total {
-            return Ok(latencies);
-        }
-        let (url, body) = &urls[i % urls.len()];
-        let start = Instant::now();
-        let result = agent
-            .post(url)
-            .header("Content-Type", "application/json")
-            .send(body.as_str());
-        let (status, text) = match result {
-            Ok(mut resp) => (
-                resp.status().as_u16(),
-                resp.body_mut().read_to_string().unwrap_or_default(),
-            ),
-            Err(e) => (0, e.to_string()),
-        };
-        latencies.push(start.elapsed());
-        if status != 200 {
-            // Stop the other threads: this run is lost.
-            next.store(total, Ordering::Relaxed);
-            bail!("POST {url}: {status} {text}");
-        }
-    }
 }
 
 /// The ceiling: a login's LDAP operations done directly by ldap3, with the

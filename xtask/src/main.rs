@@ -8,8 +8,10 @@ mod bench_ldap;
 mod dev;
 mod dist;
 mod leak_check;
+mod load;
 mod new_plugin;
 mod plugins;
+mod soak;
 mod test;
 mod tools;
 
@@ -26,6 +28,8 @@ Commands:
   dist        Build the release: reproducible plugin binaries, .tar.gz archives,
               SHA256SUMS, manifest.json and register.sh, into dist/.
   bench       Measure the plugins in a real OpenBao and print one table.
+  soak        Long load on each plugin through OpenBao: errors, p99, and
+              the plugin's memory, files and sockets before and after.
   new-plugin  Scaffold a new plugin crate that builds and passes its tests.
 
 Run `cargo xtask <command> --help` for a command's options.";
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref() {
         Some("test") => test::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("soak") => soak::run(&rest),
         Some("dist") => dist::run(&rest),
         Some("dev") => dev::run(&rest),
         Some("new-plugin") => new_plugin::run(&rest),

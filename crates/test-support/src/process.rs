@@ -50,6 +50,22 @@ pub fn children_running(parent: u32, file_name: &str) -> Vec<u32> {
         .collect()
 }
 
+/// How many file descriptors `pid` has open, and how many of them are
+/// sockets.
+pub fn open_fds(pid: u32) -> Option<(usize, usize)> {
+    let entries = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let (mut fds, mut sockets) = (0, 0);
+    for entry in entries.flatten() {
+        fds += 1;
+        if std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        {
+            sockets += 1;
+        }
+    }
+    Some((fds, sockets))
+}
+
 /// Resident set size of `pid` in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
