@@ -64,8 +64,14 @@ fn oversized_input() {
         refuse_huge();
     }
 
+    // OpenBao refuses it before the plugin sees it (at most 1,000 strings
+    // per request body by default, `max_request_json_strings`); a host that
+    // lets it through meets the SDK's limit of 10,000 entries per list.
     let many: Vec<String> = (0..100_000).map(|i| format!("aud-{i}")).collect();
-    let refused = bao.write("auth/ours/role/r", json!({ "bound_audiences": many }));
+    let refused = bao.write(
+        "auth/ours/role/r",
+        json!({"role_type": "jwt", "user_claim": "sub", "bound_audiences": many}),
+    );
     assert_eq!(refused.status, 400, "{}", refused.body);
 
     for depth in [200, 1_000] {

@@ -31,6 +31,24 @@ pub enum FieldValue {
 }
 
 impl FieldValue {
+    /// How many entries a list or map holds; `None` for a single value.
+    pub(crate) fn entries(&self) -> Option<usize> {
+        match self {
+            FieldValue::Map(m) => Some(m.len()),
+            FieldValue::List(l) => Some(l.len()),
+            FieldValue::Strings(l) => Some(l.len()),
+            FieldValue::Ints(l) => Some(l.len()),
+            FieldValue::Pairs(p) => Some(p.len()),
+            FieldValue::Header(h) => Some(h.len()),
+            FieldValue::String(_)
+            | FieldValue::Int(_)
+            | FieldValue::Float(_)
+            | FieldValue::Bool(_)
+            | FieldValue::Duration(_)
+            | FieldValue::Time(_) => None,
+        }
+    }
+
     /// The value a field of type `kind` has when nothing sets it.
     fn zero(kind: FieldType) -> Self {
         match kind {

@@ -15,9 +15,28 @@ use super::field::FieldType;
 use super::field_data::FieldValue;
 use crate::logical::Map;
 
+/// The most entries a list or map field takes. Vault has no such limit, but
+/// its integrated storage refuses entries over 1 MiB, which a config with
+/// lists this long would pass; refusing them when they arrive is a clear
+/// 400 instead of a storage error, and caps what one request can make a
+/// plugin hold.
+pub const MAX_ENTRIES: usize = 10_000;
+
 /// Converts `value` for a field of type `kind`. `Ok(None)`: the input counts
 /// as not given (JSON `null` for durations and times, as in Vault).
 pub(crate) fn convert(kind: FieldType, value: &Value) -> Result<Option<FieldValue>, String> {
+    let converted = convert_unbounded(kind, value)?;
+    if let Some(entries) = converted.as_ref().and_then(FieldValue::entries)
+        && entries > MAX_ENTRIES
+    {
+        return Err(format!(
+            "{entries} entries are more than the limit of {MAX_ENTRIES}"
+        ));
+    }
+    Ok(converted)
+}
+
+fn convert_unbounded(kind: FieldType, value: &Value) -> Result<Option<FieldValue>, String> {
     Ok(Some(match kind {
         FieldType::String => FieldValue::String(weak_string(value, "''")?),
         FieldType::LowerCaseString => FieldValue::String(weak_string(value, "''")?.to_lowercase()),
@@ -905,6 +924,23 @@ mod tests {
             err(CommaIntSlice, json!("1, 2")),
             "1 error(s) decoding:\n\n* cannot parse '[1]' as int: strconv.ParseInt: parsing \" 2\": invalid syntax"
         );
+    }
+
+    #[test]
+    fn lists_and_maps_are_capped() {
+        use FieldType::{CommaStringSlice, KvPairs, Map, StringSlice};
+        let at_limit: Vec<String> = (0..MAX_ENTRIES).map(|i| format!("e{i}")).collect();
+        assert!(
+            matches!(ok(StringSlice, json!(at_limit)), FieldValue::Strings(v) if v.len() == MAX_ENTRIES)
+        );
+        let over: Vec<String> = (0..=MAX_ENTRIES).map(|i| format!("e{i}")).collect();
+        let message = format!("10001 entries are more than the limit of {MAX_ENTRIES}");
+        assert_eq!(err(StringSlice, json!(over)), message);
+        assert_eq!(err(CommaStringSlice, json!(over.join(","))), message);
+        let map: serde_json::Map<String, Value> =
+            over.iter().map(|k| (k.clone(), json!("v"))).collect();
+        assert_eq!(err(Map, Value::Object(map.clone())), message);
+        assert_eq!(err(KvPairs, Value::Object(map)), message);
     }
 
     #[test]

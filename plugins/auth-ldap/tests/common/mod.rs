@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use vault_plugin_test_support::binaries::{AUTH_LDAP, release_binary};
-use vault_plugin_test_support::openbao::{ApiResponse, OpenBao, PluginKind};
+use vault_plugin_test_support::openbao::{Api, ApiResponse, OpenBao, PluginKind};
 use vault_plugin_test_support::slapd::Slapd;
 
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
@@ -32,7 +32,7 @@ pub fn service_config(slapd: &Slapd) -> Value {
     config
 }
 
-pub fn login(bao: &OpenBao, user: &str, password: &str) -> ApiResponse {
+pub fn login(bao: &Api, user: &str, password: &str) -> ApiResponse {
     bao.request_with_token(
         "POST",
         &format!("auth/ldap/login/{user}"),
