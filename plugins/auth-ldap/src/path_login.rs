@@ -102,6 +102,12 @@ impl Outcome {
     }
 }
 
+/// The longest username or password sent to the directory: beyond any real
+/// credential (Active Directory's limit is 256 characters), and far below
+/// what slapd takes from a client before it binds (256 KiB), so a huge one is
+/// refused here instead of costing a pooled connection.
+const MAX_CREDENTIAL_BYTES: usize = 8 * 1024;
+
 async fn check(
     backend: &LdapAuth,
     active: &Active,
@@ -110,6 +116,13 @@ async fn check(
     password: &str,
 ) -> Result<Outcome, Error> {
     let config = &active.config;
+    for (field, value) in [("username", username), ("password", password)] {
+        if value.len() > MAX_CREDENTIAL_BYTES {
+            return Err(Error::invalid(format!(
+                "{field} is longer than {MAX_CREDENTIAL_BYTES} bytes"
+            )));
+        }
+    }
     if config.deny_null_bind && password.is_empty() {
         return Err(Error::invalid(
             "password cannot be of zero length when passwordless binds are being denied",

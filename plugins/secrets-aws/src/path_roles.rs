@@ -13,6 +13,21 @@ use crate::role::{
     LEGACY_PREFIX, ROLE_PREFIX, Role, compact_json, go_quote, multierror, upgrade_legacy,
 };
 
+/// IAM's largest policy of any kind (a role's inline policies), counted
+/// without whitespace: a longer document could never be sent to AWS.
+pub const MAX_POLICY_CHARS: usize = 10_240;
+
+/// How much of an unparsable document an error quotes back: the reference
+/// echoes all of it, a 10 MB answer to a 10 MB mistake.
+const QUOTED_CHARS: usize = 256;
+
+fn shortened(doc: &str) -> &str {
+    match doc.char_indices().nth(QUOTED_CHARS) {
+        Some((end, _)) => &doc[..end],
+        None => doc,
+    }
+}
+
 pub fn paths() -> Vec<Path<AwsBackend>> {
     vec![
         Path::new("roles/?$").list(list_roles).help(
@@ -225,9 +240,28 @@ async fn write_role(
         role.policy_document = if doc.is_empty() {
             doc
         } else {
-            compact_json(&doc).map_err(|_| {
-                Error::invalid(format!("cannot parse policy document: {}", go_quote(&doc)))
-            })?
+            let compacted = compact_json(&doc).map_err(|_| {
+                Error::invalid(format!(
+                    "cannot parse policy document: {}",
+                    go_quote(shortened(&doc))
+                ))
+            })?;
+            let chars = compacted.chars().count();
+            if chars > MAX_POLICY_CHARS {
+                return Err(Error::invalid(format!(
+                    "policy_document has {chars} characters without whitespace; IAM takes at \
+                     most {MAX_POLICY_CHARS} in any policy"
+                )));
+            }
+            // Policies nest a few levels; serde_json's limit (128) refuses
+            // the hostile ones the compaction's scan let through.
+            if serde_json::from_str::<serde_json::Value>(&compacted).is_err() {
+                return Err(Error::invalid(format!(
+                    "cannot parse policy document: {}",
+                    go_quote(shortened(&doc))
+                )));
+            }
+            compacted
         };
     }
     if let Some(ttl) = data.get_ok::<Duration>("default_sts_ttl")? {

@@ -129,3 +129,52 @@ fn roles_are_validated_compacted_listed_and_deleted() {
     bao.delete("aws/roles/deploy").ok();
     assert_eq!(bao.read("aws/roles/deploy").status, 404);
 }
+
+#[test]
+fn oversized_policy_documents_are_a_short_400() {
+    let (_moto, bao) = configured();
+    let role =
+        json!({"credential_type": "iam_user", "policy_document": r#"{"Version":"2012-10-17"}"#});
+    bao.write("aws/roles/r", role).ok();
+    let stored = bao.read("aws/roles/r").ok().body["data"].clone();
+
+    // Not JSON: the error quotes the start of it, not 10 MB.
+    let garbage = "x".repeat(10 << 20);
+    let err = bad_request(bao.write("aws/roles/r", json!({"policy_document": garbage})));
+    assert!(
+        err.starts_with("cannot parse policy document: \"xxx"),
+        "{}",
+        &err[..80.min(err.len())]
+    );
+    assert!(err.len() < 400, "a {}-byte error", err.len());
+
+    // JSON, but longer than any policy IAM takes.
+    let long = format!(
+        r#"{{"Version":"2012-10-17","Sid":"{}"}}"#,
+        "A".repeat(10 << 20)
+    );
+    let err = bad_request(bao.write("aws/roles/r", json!({"policy_document": long})));
+    assert!(
+        err.contains("IAM takes at most 10240"),
+        "{}",
+        &err[..200.min(err.len())]
+    );
+    let just_over = format!(r#"{{"Sid":"{}"}}"#, "A".repeat(10_240));
+    let err = bad_request(bao.write("aws/roles/r", json!({"policy_document": just_over})));
+    assert!(
+        err.starts_with("policy_document has 10250 characters"),
+        "{err}"
+    );
+
+    // Nested past serde_json's limit, inside the document and as the body.
+    let deep = format!("{}{}", "[".repeat(1_000), "]".repeat(1_000));
+    let err = bad_request(bao.write("aws/roles/r", json!({"policy_document": deep})));
+    assert!(err.starts_with("cannot parse policy document"), "{err}");
+    let mut nested = json!({});
+    for _ in 0..200 {
+        nested = json!({ "k": nested });
+    }
+    bad_request(bao.write("aws/roles/r", json!({"iam_tags": nested})));
+
+    assert_eq!(bao.read("aws/roles/r").ok().body["data"], stored);
+}
