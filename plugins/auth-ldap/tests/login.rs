@@ -335,18 +335,48 @@ fn fails_over_from_a_dead_url_and_survives_a_restart() {
 }
 
 #[test]
-fn a_hung_server_fails_within_the_request_timeout() {
+fn a_hung_server_fails_within_the_request_timeout_and_stalls_no_other_mount() {
     let slapd = Slapd::start();
+    let healthy = Slapd::start();
     let bao = openbao();
     let mut config = service_config(&slapd);
     config["request_timeout"] = json!(3);
     config["connection_timeout"] = json!(3);
     bao.write("auth/ldap/config", config).ok();
+    // A second mount, served by the same (multiplexed) plugin process.
+    bao.enable_auth("other", common::PLUGIN, common::VERSION)
+        .ok();
+    bao.write("auth/other/config", service_config(&healthy))
+        .ok();
+    let login_other = || {
+        bao.request_with_token(
+            "POST",
+            "auth/other/login/bob",
+            Some(json!({ "password": "bob-pass" })),
+            None,
+        )
+    };
     assert_eq!(login(&bao, "alice", "alice-pass").status, 200);
+    assert_eq!(login_other().status, 200);
     slapd.freeze();
-    let started = std::time::Instant::now();
-    let resp = login(&bao, "alice", "alice-pass");
-    let took = started.elapsed();
+    let (resp, took) = std::thread::scope(|scope| {
+        let hung = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            let resp = login(&bao, "alice", "alice-pass");
+            (resp, started.elapsed())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        for _ in 0..10 {
+            let started = std::time::Instant::now();
+            assert_eq!(login_other().status, 200);
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(1),
+                "the other mount waited on the hung server: {:?}",
+                started.elapsed()
+            );
+        }
+        hung.join().expect("the hung login")
+    });
     slapd.thaw();
     assert_eq!(resp.status, 400, "{}", resp.body);
     // One operation runs into request_timeout (3 s); a timeout is not
