@@ -119,24 +119,28 @@ pub fn validate_registered(
         0 => default,
         n => n,
     };
+    // The token's times can be anything an i64 holds: saturate, so the far
+    // future stays in the future and the far past in the past.
     if exp == 0 {
-        exp = iat.max(nbf) + leeway(expected.expiration_leeway, DEFAULT_LEEWAY_SECS);
+        exp = iat
+            .max(nbf)
+            .saturating_add(leeway(expected.expiration_leeway, DEFAULT_LEEWAY_SECS));
     }
     if nbf == 0 {
         nbf = if iat != 0 {
             iat
         } else {
-            exp - leeway(expected.not_before_leeway, DEFAULT_LEEWAY_SECS)
+            exp.saturating_sub(leeway(expected.not_before_leeway, DEFAULT_LEEWAY_SECS))
         };
     }
     let skew = leeway(expected.clock_skew_leeway, DEFAULT_CLOCK_SKEW_SECS);
-    if now + skew < nbf {
+    if now.saturating_add(skew) < nbf {
         return Err(ClaimsError::NotYetValid);
     }
-    if now - skew > exp {
+    if now.saturating_sub(skew) > exp {
         return Err(ClaimsError::Expired);
     }
-    if iat != 0 && now + skew < iat {
+    if iat != 0 && now.saturating_add(skew) < iat {
         return Err(ClaimsError::IssuedInFuture);
     }
     Ok(())
@@ -351,18 +355,24 @@ pub fn split_groups_claim(claims: &mut Map<String, Value>, groups_claim: &str, s
         claims.insert(groups_claim.to_string(), list);
         return;
     }
-    let mut parts: Vec<String> = groups_claim.split('/').skip(1).map(unescape).collect();
-    let Some(last) = parts.pop() else {
+    // The same walk as `json_pointer`, through arrays too: the claim found
+    // above is the one replaced.
+    let mut parts = groups_claim.split('/').skip(1).map(unescape);
+    let Some(mut current) = parts.next().and_then(|first| claims.get_mut(&first)) else {
         return;
     };
-    let mut current = claims;
     for part in parts {
-        match current.get_mut(&part) {
-            Some(Value::Object(next)) => current = next,
-            _ => return,
-        }
+        let next = match current {
+            Value::Object(map) => map.get_mut(&part),
+            Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return;
+        };
+        current = next;
     }
-    current.insert(last, list);
+    *current = list;
 }
 
 /// Whole seconds of a duration, for leeways stored as Go durations.
@@ -466,6 +476,28 @@ mod tests {
     }
 
     #[test]
+    fn extreme_times_are_refused_without_overflow() {
+        // Found by fuzzing: `exp` derived from an `iat` near i64::MAX (or
+        // `nbf` from an `exp` near i64::MIN) overflowed.
+        let e = Expected::default();
+        for iat in [json!(i64::MAX), json!(1e300)] {
+            assert_eq!(
+                check(json!({ "iat": iat }), e.clone()),
+                Err(ClaimsError::NotYetValid)
+            );
+        }
+        assert_eq!(
+            check(json!({"exp": i64::MIN}), e.clone()),
+            Err(ClaimsError::Expired)
+        );
+        let far = Expected {
+            clock_skew_leeway: i64::MAX,
+            ..Expected::default()
+        };
+        assert_eq!(check(json!({"nbf": i64::MAX}), far), Ok(()));
+    }
+
+    #[test]
     fn issuer_subject_and_audience() {
         let auds = vec!["a".to_string(), "b".to_string()];
         let e = Expected {
@@ -556,6 +588,18 @@ mod tests {
         assert_eq!(c["groups"], json!(["a", "b"]));
         assert_eq!(c["realm"]["roles"], json!(["x", "y"]));
         assert_eq!(groups(&c, "/realm/roles"), Ok(vec!["x".into(), "y".into()]));
+    }
+
+    #[test]
+    fn provider_group_strings_are_split_behind_arrays_too() {
+        // Found by the `claims_and_globs` fuzz target: a pointer through an
+        // array found the string but left it whole.
+        let mut c = claims(json!({"org": {"g": ["a,b", 1]}, "k/~": {"x": "c,d"}}));
+        split_groups_claim(&mut c, "/org/g/0", ',');
+        split_groups_claim(&mut c, "/k~1~0/x", ',');
+        assert_eq!(groups(&c, "/org/g/0"), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(c["org"]["g"], json!([["a", "b"], 1]));
+        assert_eq!(c["k/~"]["x"], json!(["c", "d"]));
     }
 
     #[test]

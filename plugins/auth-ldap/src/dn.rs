@@ -39,10 +39,14 @@ fn parse(dn: &str) -> Option<Vec<(String, String)>> {
         }
         i = eq + 1;
         let mut value = Vec::new();
+        // Where the escaped bytes start and end: spaces there are part of
+        // the value (RFC 4514), so only those outside are trimmed.
+        let mut escaped: Option<(usize, usize)> = None;
         while i < bytes.len() {
             match bytes[i] {
                 b'\\' => {
                     let next = *bytes.get(i + 1)?;
+                    let start = value.len();
                     if next.is_ascii_hexdigit() {
                         let hex = dn.get(i + 1..i + 3)?;
                         value.push(u8::from_str_radix(hex, 16).ok()?);
@@ -51,6 +55,7 @@ fn parse(dn: &str) -> Option<Vec<(String, String)>> {
                         value.push(next);
                         i += 2;
                     }
+                    escaped = Some((escaped.map_or(start, |(first, _)| first), value.len()));
                 }
                 b',' | b'+' => break,
                 b => {
@@ -63,7 +68,18 @@ fn parse(dn: &str) -> Option<Vec<(String, String)>> {
             i += 1;
         }
         let value = String::from_utf8(value).ok()?;
-        out.push((attr, value.trim().to_string()));
+        let value = match escaped {
+            None => value.trim(),
+            Some((first, last)) => {
+                // An escaped byte may begin a character the next bytes end.
+                let last = (last..=value.len())
+                    .find(|&at| value.is_char_boundary(at))
+                    .unwrap_or(value.len());
+                let start = first - value[..first].trim_start().len();
+                &value[start..last + value[last..].trim_end().len()]
+            }
+        };
+        out.push((attr, value.to_string()));
     }
     Some(out)
 }
@@ -102,6 +118,13 @@ mod tests {
             ("cn=caf\\c3\\a9,ou=g", false, "café"),
             ("uid=x+cn=multi,ou=g", false, "multi"),
             ("", false, ""),
+            // Found by the `ldap_escaping` fuzz target: escaped spaces at
+            // either end were trimmed with the unescaped ones.
+            ("cn=\\ devs\\ ,ou=g", false, " devs "),
+            ("cn=  \\20devs\\20  ,ou=g", false, " devs "),
+            ("cn= \\ \\c3\\a9 x  ,ou=g", false, " é x"),
+            ("cn=\\é ,ou=g", false, "é"),
+            ("cn=\\09tab,ou=g", false, "\ttab"),
         ];
         for (dn, exact, want) in cases {
             assert_eq!(common_name(dn, exact), want, "{dn:?}");

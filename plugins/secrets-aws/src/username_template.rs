@@ -21,6 +21,16 @@ pub enum TemplateError {
     Apply(String),
 }
 
+/// The most bytes a value or the rendered name may hold: far beyond any
+/// username (IAM allows 64), near enough that a template such as
+/// `{{ random 3000000000 }}` or nested `replace`s cannot exhaust memory.
+pub const MAX_VALUE_LEN: usize = 64 * 1024;
+
+/// The deepest nesting of parentheses, and of `{{ if }}` blocks, that a
+/// template may have: parsing and rendering recurse, and a plugin's
+/// request threads have small stacks.
+pub const MAX_DEPTH: usize = 100;
+
 /// A parsed template.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -210,6 +220,7 @@ fn lex(action: &str) -> Result<Vec<Token>, TemplateError> {
 struct Tokens {
     tokens: Vec<Token>,
     at: usize,
+    depth: usize,
 }
 
 impl Tokens {
@@ -233,7 +244,12 @@ impl Tokens {
                 Token::Pipe | Token::Close => break,
                 Token::Open => {
                     self.at += 1;
+                    if self.depth >= MAX_DEPTH {
+                        return Err(TemplateError::Parse("max depth exceeded".into()));
+                    }
+                    self.depth += 1;
                     let sub = self.pipeline()?;
+                    self.depth -= 1;
                     if self.peek() != Some(&Token::Close) {
                         return Err(TemplateError::Parse("unclosed left paren".into()));
                     }
@@ -274,6 +290,7 @@ fn parse_pipeline(action: &str) -> Result<Pipeline, TemplateError> {
     let mut tokens = Tokens {
         tokens: lex(action)?,
         at: 0,
+        depth: 0,
     };
     let pipeline = tokens.pipeline()?;
     if tokens.at != tokens.tokens.len() {
@@ -326,6 +343,9 @@ impl Template {
             let keyword = action.split_whitespace().next().unwrap_or_default();
             match keyword {
                 "if" => {
+                    if stack.len() > MAX_DEPTH {
+                        return Err(TemplateError::Parse("max depth exceeded".into()));
+                    }
                     let cond = parse_pipeline(&action[2..])?;
                     stack.push((Block::Then(cond), Vec::new()));
                 }
@@ -414,8 +434,15 @@ fn render_nodes(
                 }
             }
         }
+        if out.len() > MAX_VALUE_LEN {
+            return Err(too_long("the template"));
+        }
     }
     Ok(())
+}
+
+fn too_long(what: &str) -> TemplateError {
+    TemplateError::Apply(format!("{what} gave more than {MAX_VALUE_LEN} bytes"))
 }
 
 fn eval_pipeline(p: &Pipeline, fields: &HashMap<&str, String>) -> Result<Value, TemplateError> {
@@ -455,7 +482,11 @@ fn eval_command(
                 .map(|a| eval_arg(a, fields))
                 .collect::<Result<Vec<_>, _>>()?;
             args.extend(piped);
-            call(name, args)
+            let value = call(name, args)?;
+            if matches!(&value, Value::Str(s) if s.len() > MAX_VALUE_LEN) {
+                return Err(too_long(&format!("error calling {name}:")));
+            }
+            Ok(value)
         }
         operand => {
             if !rest.is_empty() || piped.is_some() {
@@ -524,9 +555,12 @@ fn call(func: &str, args: Vec<Value>) -> Result<Value, TemplateError> {
         "random" => {
             arity(func, &args, 1)?;
             let n = int_arg(func, &args[0])?;
-            let n = usize::try_from(n).map_err(|_| {
-                TemplateError::Apply(format!("error calling random: invalid length {n}"))
-            })?;
+            let n = usize::try_from(n)
+                .ok()
+                .filter(|&n| n <= MAX_VALUE_LEN)
+                .ok_or_else(|| {
+                    TemplateError::Apply(format!("error calling random: invalid length {n}"))
+                })?;
             Ok(Value::Str(random_base62(n)?))
         }
         "truncate" => {
@@ -567,6 +601,20 @@ fn call(func: &str, args: Vec<Value>) -> Result<Value, TemplateError> {
         "replace" => {
             arity(func, &args, 3)?;
             let (find, with, text) = (s(0)?, s(1)?, s(2)?);
+            // Checked before replacing: with an empty needle, nested
+            // replaces grow the text geometrically.
+            let matches = if find.is_empty() {
+                text.chars().count() + 1
+            } else {
+                text.matches(find.as_str()).count()
+            };
+            if text
+                .len()
+                .saturating_add(matches.saturating_mul(with.len()))
+                > MAX_VALUE_LEN
+            {
+                return Err(too_long("error calling replace:"));
+            }
             // Go's strings.ReplaceAll with an empty needle inserts between
             // every character; Rust's `replace` does the same.
             Ok(Value::Str(text.replace(&find, &with)))
@@ -808,6 +856,43 @@ mod tests {
             .expect("renders");
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
+    }
+
+    #[test]
+    fn huge_and_deep_templates_are_refused() {
+        // Found by the `username_templates` fuzz target: the first panicked
+        // (capacity overflow), the second allocated 3 GB, the nested ones
+        // overflowed the stack when parsed or rendered.
+        let f = fields("IAM", "a", "b");
+        for t in [
+            "{{ random 9223372036854775807 }}",
+            "{{ random 3000000000 }}",
+            "{{ replace \"\" \"xxxxxxxxxxxxxxxx\" (replace \"\" \"xxxxxxxxxxxxxxxx\" (replace \"\" \"xxxxxxxxxxxxxxxx\" (replace \"\" \"xxxxxxxxxxxxxxxx\" .DisplayName))) }}",
+        ] {
+            assert!(
+                matches!(render(t, &f), Err(TemplateError::Apply(_))),
+                "{t:?} should fail to render"
+            );
+        }
+        assert_eq!(
+            render("{{ random 65536 | truncate 3 }}", &f).map(|s| s.len()),
+            Ok(3)
+        );
+        let deep = 20_000;
+        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(deep), ")".repeat(deep));
+        let ifs = format!("{}x{}", "{{ if 1 }}".repeat(deep), "{{ end }}".repeat(deep));
+        for t in [parens, ifs] {
+            assert_eq!(
+                Template::parse(&t).err(),
+                Some(TemplateError::Parse("max depth exceeded".into()))
+            );
+        }
+        let ok = format!(
+            "{{{{ {}1{} }}}}",
+            "(".repeat(MAX_DEPTH),
+            ")".repeat(MAX_DEPTH)
+        );
+        assert_eq!(render(&ok, &f).as_deref(), Ok("1"));
     }
 
     #[test]
