@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{bad_request, configured, revoke, root_config, vault_users};
 use serde_json::json;
-use vault_plugin_test_support::moto::{HoldingProxy, xml_values};
+use vault_plugin_test_support::moto::{HoldingProxy, Moto, xml_values};
+use vault_plugin_test_support::openbao::{Api, ApiResponse, OpenBao};
 
 #[test]
 fn a_credential_is_a_user_with_everything_the_role_names_and_revoke_removes_it_all() {
@@ -115,31 +116,21 @@ fn a_failure_after_the_user_exists_leaves_no_user_and_says_which_step() {
     assert!(bad_request(bao.read("aws/creds/missing")).contains("not found"));
 }
 
-#[test]
-fn a_plugin_killed_between_user_and_key_is_rolled_back_from_its_wal() {
-    let (moto, bao) = configured();
-    // IAM calls go through a proxy that never answers CreateAccessKey: the
-    // plugin is stuck after CreateUser, and is killed there.
+/// A `creds/` request stuck between CreateUser and CreateAccessKey: IAM
+/// calls go through a proxy that holds CreateAccessKey. Returns the proxy,
+/// the request (answered on another thread) and the half-made user.
+fn stuck_before_the_key(
+    moto: &Moto,
+    bao: &OpenBao,
+) -> (HoldingProxy, std::thread::JoinHandle<ApiResponse>, String) {
     let proxy = HoldingProxy::start(moto.endpoint(), "Action=CreateAccessKey");
     let mut config = root_config(moto.endpoint());
     config["iam_endpoint"] = json!(proxy.endpoint());
     bao.write("aws/config/root", config).ok();
     bao.write("aws/roles/web", json!({"credential_type": "iam_user"}))
         .ok();
-
-    let addr = bao.addr().to_string();
-    let request = std::thread::spawn(move || {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .new_agent()
-            .get(format!("{addr}/v1/aws/creds/web"))
-            .header("X-Vault-Token", "root")
-            .call()
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
-    });
+    let api = Api::clone(bao);
+    let request = std::thread::spawn(move || api.read("aws/creds/web"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while proxy.held() == 0 {
         assert!(
@@ -148,26 +139,33 @@ fn a_plugin_killed_between_user_and_key_is_rolled_back_from_its_wal() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let users = vault_users(&moto);
+    let users = vault_users(moto);
     assert_eq!(users.len(), 1, "{users:?}");
+    (proxy, request, users[0].clone())
+}
+
+#[test]
+fn a_plugin_killed_between_user_and_key_is_rolled_back_from_its_wal() {
+    let (moto, bao) = configured();
+    let (proxy, request, user) = stuck_before_the_key(&moto, &bao);
     for pid in bao.plugin_pids(&format!("{}-{}", common::PLUGIN, common::VERSION)) {
         vault_plugin_test_support::process::kill(pid);
     }
-    let status = request.join().unwrap_or(0);
+    let status = request.join().map(|r| r.status).unwrap_or(0);
     assert!(
         status >= 500 || status == 0,
         "the request should fail, got {status}"
     );
-    assert!(moto.user_exists(&users[0]), "nothing removed it yet");
+    assert!(moto.user_exists(&user), "nothing removed it yet");
 
     // The host's next periodic tick (every 60 s) relaunches the plugin,
     // which finds the dead process's WAL entry and removes the user.
     let deadline = Instant::now() + Duration::from_secs(150);
-    while moto.user_exists(&users[0]) {
+    while moto.user_exists(&user) {
         assert!(
             Instant::now() < deadline,
             "the WAL rollback left {}; server log:\n{}",
-            users[0],
+            user,
             bao.log()
         );
         std::thread::sleep(Duration::from_secs(2));
@@ -181,27 +179,7 @@ fn an_emulator_down_mid_issue_leaves_no_user_once_it_is_back() {
     let (moto, bao) = configured();
     // CreateUser passes; CreateAccessKey is held, then the "emulator" goes
     // down: the key call and the plugin's own clean-up both fail.
-    let proxy = HoldingProxy::start(moto.endpoint(), "Action=CreateAccessKey");
-    let mut config = root_config(moto.endpoint());
-    config["iam_endpoint"] = json!(proxy.endpoint());
-    bao.write("aws/config/root", config).ok();
-    bao.write("aws/roles/web", json!({"credential_type": "iam_user"}))
-        .ok();
-
-    let addr = bao.addr().to_string();
-    let request = std::thread::spawn(move || {
-        vault_plugin_test_support::api::Api::new(addr, "root").read("aws/creds/web")
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while proxy.held() == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the plugin never asked for a key"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let users = vault_users(&moto);
-    assert_eq!(users.len(), 1, "{users:?}");
+    let (proxy, request, user) = stuck_before_the_key(&moto, &bao);
     proxy.go_down();
     let resp = request.join().expect("the request thread");
     assert!(resp.status >= 400, "{}: {}", resp.status, resp.body);
@@ -210,17 +188,17 @@ fn an_emulator_down_mid_issue_leaves_no_user_once_it_is_back() {
         "the error names the step: {}",
         resp.errors()
     );
-    assert!(moto.user_exists(&users[0]), "nothing could remove it yet");
+    assert!(moto.user_exists(&user), "nothing could remove it yet");
 
     // Back up: the next periodic tick (every 60 s) rolls the entry back;
     // the reference would wait out the WAL's minimum age (5 minutes).
     proxy.come_back();
     let deadline = Instant::now() + Duration::from_secs(90);
-    while moto.user_exists(&users[0]) {
+    while moto.user_exists(&user) {
         assert!(
             Instant::now() < deadline,
             "the half-made user {} survived; server log:\n{}",
-            users[0],
+            user,
             bao.log()
         );
         std::thread::sleep(Duration::from_secs(2));
