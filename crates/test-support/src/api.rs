@@ -144,6 +144,22 @@ impl Api {
         )
     }
 
+    /// Reads `path` once this node has applied the write whose
+    /// `X-Vault-Index` is `index` (any state with `None`): until then a
+    /// standby answers 429 with Retry-After, and this retries, as the Go
+    /// client does, for up to 10 s.
+    ///
+    /// # Panics
+    /// If the node never catches up.
+    pub fn read_after(&self, path: &str, index: Option<&str>) -> ApiResponse {
+        let headers: Vec<(&str, &str)> = index.map(|i| ("X-Vault-Index", i)).into_iter().collect();
+        crate::process::wait_for(Duration::from_secs(10), || {
+            let resp = self.request_with_headers("GET", path, None, Some(&self.token), &headers);
+            (resp.status != 429).then_some(resp)
+        })
+        .unwrap_or_else(|| panic!("{} never caught up with the write for {path}", self.addr))
+    }
+
     pub fn read(&self, path: &str) -> ApiResponse {
         self.request("GET", path, None)
     }

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::api::{Api, PluginKind};
-use crate::openbao::{bao_binary, free_port, sha256_file};
+use crate::openbao::{bao_binary, free_port, install_plugin, read_log};
 use crate::{evidence, process};
 
 const NODE_TEMPLATE: &str = include_str!("../fixtures/openbao/node.hcl");
@@ -259,13 +259,7 @@ impl OpenBaoCluster {
         binary: &Path,
         version: &str,
     ) -> String {
-        let command = format!("{name}-{version}");
-        let installed = self.plugin_dir.join(&command);
-        if !installed.exists() {
-            std::fs::copy(binary, &installed)
-                .unwrap_or_else(|e| panic!("copy {} into the plugin dir: {e}", binary.display()));
-        }
-        let sha256 = sha256_file(&installed);
+        let (command, sha256) = install_plugin(&self.plugin_dir, name, binary, version);
         self.node(self.active())
             .register_in_catalog(kind, name, &command, &sha256, version)
             .ok();
@@ -281,11 +275,7 @@ impl OpenBaoCluster {
 
     /// Node `i`'s log so far.
     pub fn log(&self, i: usize) -> String {
-        let mut text = String::new();
-        if let Ok(mut file) = File::open(&self.nodes[i].log_path) {
-            let _ = file.read_to_string(&mut text);
-        }
-        text
+        read_log(&self.nodes[i].log_path)
     }
 
     fn logs(&self) -> String {

@@ -165,13 +165,7 @@ impl OpenBao {
         binary: &Path,
         version: &str,
     ) -> String {
-        let command = format!("{name}-{version}");
-        let installed = self.plugin_dir.join(&command);
-        if !installed.exists() {
-            std::fs::copy(binary, &installed)
-                .unwrap_or_else(|e| panic!("copy {} into the plugin dir: {e}", binary.display()));
-        }
-        let sha256 = sha256_file(&installed);
+        let (command, sha256) = install_plugin(&self.plugin_dir, name, binary, version);
         self.register_in_catalog(kind, name, &command, &sha256, version)
             .ok();
         sha256
@@ -184,11 +178,7 @@ impl OpenBao {
 
     /// Everything the server has logged so far.
     pub fn log(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut file) = File::open(&self.log_path) {
-            let _ = file.read_to_string(&mut text);
-        }
-        text
+        read_log(&self.log_path)
     }
 
     /// Waits until a log line satisfies `matches`; returns it.
@@ -229,6 +219,34 @@ impl Drop for OpenBao {
         }
         evidence::save_log("openbao", &self.log_path);
     }
+}
+
+/// Copies `binary` into `plugin_dir` as `<name>-<version>` (a new file: a
+/// running binary cannot be overwritten); returns that command and its
+/// SHA-256.
+pub(crate) fn install_plugin(
+    plugin_dir: &Path,
+    name: &str,
+    binary: &Path,
+    version: &str,
+) -> (String, String) {
+    let command = format!("{name}-{version}");
+    let installed = plugin_dir.join(&command);
+    if !installed.exists() {
+        std::fs::copy(binary, &installed)
+            .unwrap_or_else(|e| panic!("copy {} into the plugin dir: {e}", binary.display()));
+    }
+    let sha256 = sha256_file(&installed);
+    (command, sha256)
+}
+
+/// A server log's text so far (empty when it cannot be read).
+pub(crate) fn read_log(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = File::open(path) {
+        let _ = file.read_to_string(&mut text);
+    }
+    text
 }
 
 /// The hex SHA-256 of a file, as the catalog wants it.

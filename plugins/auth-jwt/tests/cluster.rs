@@ -65,23 +65,10 @@ fn policies(resp: &ApiResponse) -> Value {
     resp.body["auth"]["policies"].clone()
 }
 
-/// The role's policies as `node` reads them; with a write's index, once the
-/// node has applied that write (until then OpenBao answers 429 with
-/// Retry-After, and clients such as the Go API client retry).
+/// The policies as `node` reads them, once it has applied the write of
+/// `index`.
 fn role_policies(node: &Api, index: Option<&str>) -> Value {
-    let headers: Vec<(&str, &str)> = index.map(|i| ("X-Vault-Index", i)).into_iter().collect();
-    let resp = process::wait_for(Duration::from_secs(10), || {
-        let resp = node.request_with_headers(
-            "GET",
-            "auth/jwt/role/svc",
-            None,
-            Some(node.root_token()),
-            &headers,
-        );
-        (resp.status != 429).then_some(resp)
-    })
-    .expect("the node never caught up with the write");
-    resp.body["data"]["token_policies"].clone()
+    node.read_after("auth/jwt/role/svc", index).body["data"]["token_policies"].clone()
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{PLUGIN, VERSION, login, policies, service_config};
-use serde_json::json;
+use serde_json::{Value, json};
 use vault_plugin_test_support::api::Api;
 use vault_plugin_test_support::binaries::{AUTH_LDAP, release_binary};
 use vault_plugin_test_support::cluster::OpenBaoCluster;
@@ -15,22 +15,10 @@ use vault_plugin_test_support::openbao::PluginKind;
 use vault_plugin_test_support::process;
 use vault_plugin_test_support::slapd::Slapd;
 
-/// The `devs` group's policies as `node` reads them, once it has applied
-/// the write of `index` (OpenBao answers 429 until then).
-fn group_policies(node: &Api, index: Option<&str>) -> serde_json::Value {
-    let headers: Vec<(&str, &str)> = index.map(|i| ("X-Vault-Index", i)).into_iter().collect();
-    let resp = process::wait_for(Duration::from_secs(10), || {
-        let resp = node.request_with_headers(
-            "GET",
-            "auth/ldap/groups/devs",
-            None,
-            Some(node.root_token()),
-            &headers,
-        );
-        (resp.status != 429).then_some(resp)
-    })
-    .expect("the node never caught up with the write");
-    resp.body["data"]["policies"].clone()
+/// The policies as `node` reads them, once it has applied the write of
+/// `index`.
+fn group_policies(node: &Api, index: Option<&str>) -> Value {
+    node.read_after("auth/ldap/groups/devs", index).body["data"]["policies"].clone()
 }
 
 #[test]
