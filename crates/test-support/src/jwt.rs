@@ -264,6 +264,20 @@ impl SigningKey {
         token
     }
 
+    /// Whether `signature` is this RSA key's RS256 signature of `input`
+    /// (false for other key types): test servers check JWT assertions.
+    pub(crate) fn verifies_rs256(&self, input: &[u8], signature: &[u8]) -> bool {
+        let Pair::Rsa(pair) = &self.0.pair else {
+            return false;
+        };
+        signature::UnparsedPublicKey::new(
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            pair.public_key().as_ref(),
+        )
+        .verify(input, signature)
+        .is_ok()
+    }
+
     /// The raw JWS signature of `signing_input` (`base64url(header) "."
     /// base64url(payload)`), for hand-built tokens.
     pub fn signature(&self, signing_input: &[u8]) -> Vec<u8> {

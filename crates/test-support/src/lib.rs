@@ -29,6 +29,7 @@
 pub mod api;
 pub mod binaries;
 pub mod cluster;
+pub mod directory;
 pub mod evidence;
 pub mod host;
 pub mod jwt;

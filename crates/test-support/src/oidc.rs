@@ -50,6 +50,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::directory::Directory;
 use crate::jwt::{self, Alg, SigningKey, b64};
 
 /// How long the provider's ID tokens live.
@@ -180,6 +181,7 @@ struct State {
 
 struct Shared {
     issuer: String,
+    directory: Directory,
     port: u16,
     state: Mutex<State>,
     hang: AtomicBool,
@@ -249,6 +251,7 @@ impl OidcProvider {
         let provider = OidcProvider {
             shared: Arc::new(Shared {
                 issuer: format!("https://127.0.0.1:{port}"),
+                directory: Directory::new(format!("https://127.0.0.1:{port}")),
                 port,
                 state: Mutex::new(State {
                     keys: vec![SigningKey::generate(Alg::RS256, "k1")],
@@ -404,6 +407,25 @@ impl OidcProvider {
     /// until the client gives up, [`OidcProvider::stop_listening`], or drop.
     pub fn set_hang(&self, hang: bool) {
         self.shared.hang.store(hang, Ordering::SeqCst);
+    }
+
+    /// The group directories this server also plays (Microsoft Graph, Okta,
+    /// Google Workspace), for `provider_config` tests.
+    pub fn directory(&self) -> &Directory {
+        &self.shared.directory
+    }
+
+    /// An access token for `userinfo` (what `/userinfo` answers with it), as
+    /// if a code had been exchanged: what a client would send as Azure's
+    /// `distributed_claim_access_token`.
+    pub fn issue_access_token(&self, userinfo: Value) -> String {
+        let token = random_token();
+        crate::evidence::note_secret("access token", &token);
+        self.shared
+            .state()
+            .access_tokens
+            .insert(token.clone(), userinfo);
+        token
     }
 
     /// Registers the one client the provider knows (any redirect URI).
@@ -660,7 +682,29 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Reply {
         "/.well-known/openid-configuration" | "/keys" | "/authorize" => &[Method::GET],
         "/token" => &[Method::POST],
         "/userinfo" => &[Method::GET, Method::POST],
-        _ => return text(StatusCode::NOT_FOUND, "not found"),
+        path => {
+            let issued = authorization
+                .and_then(|value| value.split_once(' '))
+                .is_some_and(|(_, token)| shared.state().access_tokens.contains_key(token.trim()));
+            let query = parts.uri.query().unwrap_or_default();
+            return match shared.directory.route(
+                method.as_str(),
+                path,
+                query,
+                authorization,
+                &body,
+                issued,
+            ) {
+                Some(answer) => {
+                    let mut reply = json_reply(answer.status, &answer.body);
+                    if let Some(link) = answer.link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                        reply.headers_mut().insert(header::LINK, link);
+                    }
+                    reply
+                }
+                None => text(StatusCode::NOT_FOUND, "not found"),
+            };
+        }
     };
     let mut reply = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
@@ -1185,7 +1229,7 @@ fn percent_encode(input: &str) -> String {
 }
 
 /// Form decoding: `+` is a space, `%XX` a byte; a stray `%` stays as it is.
-fn percent_decode(input: &str) -> String {
+pub(crate) fn percent_decode(input: &str) -> String {
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -156,7 +156,9 @@ fn run() -> Result<()> {
 /// What a login checks before it builds the auth response.
 async fn login(resolved: &Resolved, role: &Role, token: &str) -> bool {
     match verify_signature(resolved, token).await {
-        Ok(claims) => check_claims(resolved, role, "bench", &claims, now()).is_ok(),
+        Ok(claims) => check_claims(resolved, role, "bench", claims, now(), "")
+            .await
+            .is_ok(),
         Err(_) => false,
     }
 }

@@ -15,6 +15,7 @@ use crate::config::{CONFIG_KEY, Config, KeySource, Resolved, client};
 use crate::discovery::Provider;
 use crate::jose::{Algorithm, PublicKey};
 use crate::jwks::RemoteKeySet;
+use crate::provider::CustomProvider;
 use crate::role::{ROLE_PREFIX, Role};
 
 pub struct JwtAuth {
@@ -40,6 +41,8 @@ pub enum ResolveError {
     Storage(#[from] Error),
     #[error("error parsing public key: {0}")]
     PublicKey(String),
+    #[error("failed to load custom provider config: {0}")]
+    Provider(#[from] crate::provider::ProviderError),
 }
 
 impl From<ResolveError> for Error {
@@ -189,11 +192,13 @@ pub async fn resolve(config: Config, seed: Option<KeySource>) -> Result<Resolved
     } else {
         String::new()
     };
+    let provider = CustomProvider::from_config(&config)?;
     Ok(Resolved {
         config,
         keys,
         algorithms,
         issuer,
+        provider,
     })
 }
 

@@ -351,19 +351,31 @@ pub fn split_groups_claim(claims: &mut Map<String, Value>, groups_claim: &str, s
             .map(|g| Value::String(g.to_string()))
             .collect(),
     );
-    if !groups_claim.starts_with('/') {
-        claims.insert(groups_claim.to_string(), list);
+    set_claim(claims, groups_claim, list);
+}
+
+/// Replaces a claim by name, or by JSON pointer when the name starts with
+/// `/` (the same walk as `get_claim`, through arrays too). A pointer whose
+/// parent is missing changes nothing, as the reference's `setClaim`.
+pub fn set_claim(claims: &mut Map<String, Value>, claim: &str, value: Value) {
+    if !claim.starts_with('/') {
+        claims.insert(claim.to_string(), value);
         return;
     }
-    // The same walk as `json_pointer`, through arrays too: the claim found
-    // above is the one replaced.
-    let mut parts = groups_claim.split('/').skip(1).map(unescape);
-    let Some(mut current) = parts.next().and_then(|first| claims.get_mut(&first)) else {
+    let parts: Vec<String> = claim.split('/').skip(1).map(unescape).collect();
+    let Some((last, parents)) = parts.split_last() else {
         return;
     };
-    for part in parts {
+    let Some((first, rest)) = parents.split_first() else {
+        claims.insert(last.clone(), value);
+        return;
+    };
+    let Some(mut current) = claims.get_mut(first) else {
+        return;
+    };
+    for part in rest {
         let next = match current {
-            Value::Object(map) => map.get_mut(&part),
+            Value::Object(map) => map.get_mut(part),
             Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
             _ => None,
         };
@@ -372,7 +384,17 @@ pub fn split_groups_claim(claims: &mut Map<String, Value>, groups_claim: &str, s
         };
         current = next;
     }
-    *current = list;
+    match current {
+        Value::Object(map) => {
+            map.insert(last.clone(), value);
+        }
+        Value::Array(items) => {
+            if let Some(slot) = last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                *slot = value;
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Whole seconds of a duration, for leeways stored as Go durations.

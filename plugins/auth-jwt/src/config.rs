@@ -12,6 +12,7 @@ use crate::discovery::Provider;
 use crate::http::Client;
 use crate::jose::{Algorithm, PublicKey};
 use crate::jwks::RemoteKeySet;
+use crate::provider::CustomProvider;
 
 pub const CONFIG_KEY: &str = "config";
 
@@ -88,6 +89,8 @@ pub struct Resolved {
     /// The issuer a token must name (`bound_issuer`, else the discovered
     /// issuer), empty for none.
     pub issuer: String,
+    /// `provider_config`'s provider, set up.
+    pub provider: Option<CustomProvider>,
 }
 
 /// HTTPS client trusting `ca_pem` (system roots when empty), accepting the

@@ -1,6 +1,6 @@
-//! A small HTTPS GET/POST client for JWKS, discovery and token endpoints:
-//! rustls with either the operator's CA bundle or the system's roots, one
-//! connection per request, bounded time and size.
+//! A small HTTPS GET/POST client for JWKS, discovery and token endpoints and
+//! the providers' group APIs: rustls with either the operator's CA bundle or
+//! the system's roots, one connection per request, bounded time and size.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +45,18 @@ pub enum HttpError {
 #[derive(Clone)]
 pub struct Client {
     tls: Arc<rustls::ClientConfig>,
+}
+
+/// A successful answer: its body, and its `Link` headers (paginated APIs).
+pub struct Reply {
+    pub body: Bytes,
+    pub links: Vec<String>,
+}
+
+/// A request body and its content type.
+struct Body {
+    content_type: &'static str,
+    text: String,
 }
 
 struct Target {
@@ -110,7 +122,7 @@ impl Client {
     }
 
     pub async fn get(&self, url: &str) -> Result<Bytes, HttpError> {
-        self.send(url, "GET", None, &[]).await
+        self.get_with(url, &[]).await
     }
 
     /// GET with extra headers (e.g. a bearer token).
@@ -119,6 +131,15 @@ impl Client {
         url: &str,
         headers: &[(&str, String)],
     ) -> Result<Bytes, HttpError> {
+        Ok(self.send(url, "GET", None, headers).await?.body)
+    }
+
+    /// GET with extra headers, keeping the answer's `Link` headers.
+    pub async fn get_reply(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Reply, HttpError> {
         self.send(url, "GET", None, headers).await
     }
 
@@ -129,22 +150,39 @@ impl Client {
         form: &str,
         headers: &[(&str, String)],
     ) -> Result<Bytes, HttpError> {
-        self.send(url, "POST", Some(form.to_string()), headers)
-            .await
+        let body = Body {
+            content_type: "application/x-www-form-urlencoded",
+            text: form.to_string(),
+        };
+        Ok(self.send(url, "POST", Some(body), headers).await?.body)
+    }
+
+    /// POSTs a JSON document, with extra headers (e.g. a bearer token).
+    pub async fn post_json(
+        &self,
+        url: &str,
+        json: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Bytes, HttpError> {
+        let body = Body {
+            content_type: "application/json",
+            text: json.to_string(),
+        };
+        Ok(self.send(url, "POST", Some(body), headers).await?.body)
     }
 
     async fn send(
         &self,
         url: &str,
         method: &str,
-        body: Option<String>,
+        body: Option<Body>,
         headers: &[(&str, String)],
-    ) -> Result<Bytes, HttpError> {
+    ) -> Result<Reply, HttpError> {
         let follow = async {
             let mut url = url.to_string();
             for _ in 0..=MAX_REDIRECTS {
                 let target = parse_url(&url)?;
-                match self.exchange(&target, method, body.clone(), headers).await {
+                match self.exchange(&target, method, body.as_ref(), headers).await {
                     // Only GETs are followed, as Go's client does for the
                     // documents this plugin fetches.
                     Err(HttpError::Redirect(location)) if method == "GET" => {
@@ -169,9 +207,9 @@ impl Client {
         &self,
         target: &Target,
         method: &str,
-        body: Option<String>,
+        body: Option<&Body>,
         headers: &[(&str, String)],
-    ) -> Result<Bytes, HttpError> {
+    ) -> Result<Reply, HttpError> {
         let tcp = TcpStream::connect((target.host.as_str(), target.port))
             .await
             .map_err(|e| HttpError::Connect(format!("dial tcp {}: {e}", target.authority)))?;
@@ -247,9 +285,9 @@ async fn exchange_on<S>(
     io: S,
     target: &Target,
     method: &str,
-    body: Option<String>,
+    body: Option<&Body>,
     headers: &[(&str, String)],
-) -> Result<Bytes, HttpError>
+) -> Result<Reply, HttpError>
 where
     S: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -263,17 +301,16 @@ where
         .header(hyper::header::HOST, &target.authority)
         .header(hyper::header::ACCEPT, "application/json")
         .header(hyper::header::USER_AGENT, "vault-plugin-auth-jwt");
-    if body.is_some() {
-        request = request.header(
-            hyper::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        );
+    if let Some(body) = body {
+        request = request.header(hyper::header::CONTENT_TYPE, body.content_type);
     }
     for (name, value) in headers {
         request = request.header(*name, value);
     }
     let request = request
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .body(Full::new(Bytes::from(
+            body.map(|b| b.text.clone()).unwrap_or_default(),
+        )))
         .map_err(|e| HttpError::InvalidUrl(e.to_string()))?;
     let response = sender
         .send_request(request)
@@ -288,6 +325,12 @@ where
     {
         return Err(HttpError::Redirect(location.to_string()));
     }
+    let links = response
+        .headers()
+        .get_all(hyper::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
     let body = Limited::new(response.into_body(), MAX_BODY)
         .collect()
         .await
@@ -300,7 +343,7 @@ where
             body: String::from_utf8_lossy(&body).chars().take(512).collect(),
         });
     }
-    Ok(body)
+    Ok(Reply { body, links })
 }
 
 /// A `Location` made absolute against the URL that answered with it.

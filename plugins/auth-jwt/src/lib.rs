@@ -14,6 +14,7 @@ pub mod path_config;
 pub mod path_login;
 pub mod path_oidc;
 pub mod path_role;
+pub mod provider;
 pub mod role;
 
 use std::sync::Arc;

@@ -126,13 +126,16 @@ impl Identity {
 }
 
 /// The role's checks on verified claims, in the reference's order:
-/// registered claims, audience strictness, identity, bound claims.
-pub fn check_claims(
+/// registered claims, audience strictness, identity (with the provider's
+/// lookups), bound claims. `access_token` is the login's
+/// `distributed_claim_access_token` (Azure's group lookups), or empty.
+pub async fn check_claims(
     resolved: &Resolved,
     role: &Role,
     role_name: &str,
-    claims: &Map<String, Value>,
+    mut claims: Map<String, Value>,
     now: i64,
+    access_token: &str,
 ) -> Result<Identity, LoginError> {
     let no_audiences = Vec::new();
     let expected = Expected {
@@ -143,33 +146,32 @@ pub fn check_claims(
         not_before_leeway: Role::secs(role.not_before_leeway),
         clock_skew_leeway: Role::secs(role.clock_skew_leeway),
     };
-    claims::validate_registered(claims, &expected, now)?;
-    let split;
-    let claims = match resolved.config.groups_separator() {
-        Some(separator) if !role.groups_claim.is_empty() => {
-            let mut owned = claims.clone();
-            claims::split_groups_claim(&mut owned, &role.groups_claim, separator);
-            split = owned;
-            &split
-        }
-        _ => claims,
-    };
-    let token_audiences = claims::audiences(claims).unwrap_or_default();
+    claims::validate_registered(&claims, &expected, now)?;
+    if let Some(separator) = resolved.config.groups_separator()
+        && !role.groups_claim.is_empty()
+    {
+        claims::split_groups_claim(&mut claims, &role.groups_claim, separator);
+    }
+    let token_audiences = claims::audiences(&claims).unwrap_or_default();
     if !token_audiences.is_empty() && expected.audiences.is_empty() {
         return Err(LoginError::UnboundAudience);
     }
-    let identity = identity(role, role_name, claims)?;
+    let identity = identity(resolved, role, role_name, &mut claims, access_token).await?;
     if let Some(bound) = &role.bound_claims {
-        claims::validate_bound_claims(role.bound_claims_type == "glob", bound, claims)?;
+        claims::validate_bound_claims(role.bound_claims_type == "glob", bound, &claims)?;
     }
     Ok(identity)
 }
 
-/// The alias (user claim, mapped metadata, the role) and group names.
-pub fn identity(
+/// The alias (user claim, mapped metadata, the role) and group names. A
+/// configured provider may add claims (user info, groups from its API)
+/// first; they stay in `claims` for the bound-claims check.
+pub async fn identity(
+    resolved: &Resolved,
     role: &Role,
     role_name: &str,
-    claims: &Map<String, Value>,
+    claims: &mut Map<String, Value>,
+    access_token: &str,
 ) -> Result<Identity, LoginError> {
     let user = if role.user_claim_json_pointer {
         claims::get_claim(claims, &role.user_claim)
@@ -191,6 +193,12 @@ pub fn identity(
             role.user_claim
         )));
     };
+    if let Some(provider) = &resolved.provider {
+        provider
+            .fetch_user_info(claims, role)
+            .await
+            .map_err(LoginError::Identity)?;
+    }
     let mappings: HashMap<String, String> = role
         .claim_mappings
         .as_ref()
@@ -201,6 +209,12 @@ pub fn identity(
     let groups = if role.groups_claim.is_empty() {
         Vec::new()
     } else {
+        if let Some(provider) = &resolved.provider {
+            provider
+                .fetch_groups(claims, role, access_token)
+                .await
+                .map_err(|e| LoginError::Identity(format!("failed to fetch groups: {e}")))?;
+        }
         claims::groups(claims, &role.groups_claim).map_err(LoginError::Identity)?
     };
     Ok(Identity {

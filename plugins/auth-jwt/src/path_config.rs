@@ -12,6 +12,7 @@ use crate::config::{CONFIG_KEY, Config, JwksPair, KeySource, client};
 use crate::discovery::Provider;
 use crate::jose::Algorithm;
 use crate::jwks::RemoteKeySet;
+use crate::provider::CustomProvider;
 
 pub fn paths() -> Vec<Path<JwtAuth>> {
     vec![
@@ -121,7 +122,7 @@ async fn read_config(
         ("jwks_ca_pem", json!(c.jwks_ca_pem)),
         ("jwks_pairs", json!(c.jwks_pairs_json())),
         ("bound_issuer", json!(c.bound_issuer)),
-        ("provider_config", json!(c.provider_config)),
+        ("provider_config", Value::Object(c.provider_config_shown())),
         (
             "override_allowed_server_names",
             json!(c.override_allowed_server_names),
@@ -146,6 +147,18 @@ async fn read_config(
 }
 
 impl Config {
+    /// `provider_config` without the provider's secrets (an API token, a
+    /// service account key).
+    fn provider_config_shown(&self) -> Map<String, Value> {
+        let mut shown = self.provider_config.clone();
+        if let Some(Value::String(name)) = self.provider_config.get("provider") {
+            for key in CustomProvider::sensitive_keys(name) {
+                shown.remove(*key);
+            }
+        }
+        shown
+    }
+
     fn jwks_pairs_json(&self) -> Value {
         Value::Array(
             self.jwks_pairs
@@ -347,21 +360,8 @@ async fn write_config(
         "" | "query" | "form_post" => {}
         other => return Err(invalid(format!("invalid response_mode: {other:?}"))),
     }
-    if !config.provider_config.is_empty() {
-        let problem = match config.provider_config.get("provider") {
-            Some(Value::String(name)) => match name.as_str() {
-                "secureauth" | "ibmisam" => None,
-                "azure" | "gsuite" | "okta" | "kubernetes" => Some(format!(
-                    "provider {name:?} is not supported by this plugin yet (its group \
-                     fetching is not implemented); supported: secureauth, ibmisam"
-                )),
-                _ => Some(format!("provider {name:?} not found in custom providers")),
-            },
-            _ => Some("'provider' field not found in provider_config".to_string()),
-        };
-        if let Some(problem) = problem {
-            return Err(invalid(format!("invalid provider_config: {problem}")));
-        }
+    if let Err(e) = CustomProvider::from_config(&config) {
+        return Err(invalid(format!("invalid provider_config: {e}")));
     }
 
     req.storage.put_json(CONFIG_KEY, &config).await?;

@@ -22,6 +22,15 @@ pub fn paths() -> Vec<Path<JwtAuth>> {
                     .description("The signed JWT to validate.")
                     .sensitive(),
             )
+            .field(
+                Field::string("distributed_claim_access_token")
+                    .description(
+                        "An optional token used to fetch group memberships specified by the \
+                         distributed claim source in the jwt. This is supported only on \
+                         Azure/Entra ID",
+                    )
+                    .sensitive(),
+            )
             .update(login)
             .on(Operation::AliasLookahead, login)
             .on(Operation::ResolveRole, resolve_role)
@@ -93,7 +102,9 @@ async fn login(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
-    let identity = check_claims(&resolved, &role, &name, &claims, now)
+    let access_token: String = data.get("distributed_claim_access_token")?;
+    let identity = check_claims(&resolved, &role, &name, claims, now, &access_token)
+        .await
         .map_err(|e| Error::invalid(e.to_string()))?;
 
     Ok(Some(identity.into_response(&role, &name)))

@@ -290,7 +290,9 @@ async fn callback(
     {
         crate::claims::split_groups_claim(&mut claims, &role.groups_claim, separator);
     }
-    let identity = identity(&role, &request.role, &claims).map_err(|e| failed(&e.to_string()))?;
+    let identity = identity(&resolved, &role, &request.role, &mut claims, &access_token)
+        .await
+        .map_err(|e| failed(&e.to_string()))?;
     if let Some(bound) = &role.bound_claims {
         crate::claims::validate_bound_claims(role.bound_claims_type == "glob", bound, &claims)
             .map_err(|e| failed(&format!("error validating claims: {e}")))?;

@@ -551,20 +551,29 @@ fn provider_group_strings_split_as_the_builtin_splits_them() {
             login(&bao, m, "g", &token(joined_bad))
         });
     }
-    // Providers whose group fetching is not implemented are refused, not ignored.
-    let azure = bao.write(
-        "auth/ours/config",
-        json!({
-            "jwt_validation_pubkeys": [key.public_pem()], "provider_config": {"provider": "azure"},
-        }),
+    // The providers that fetch groups: the same validation and texts.
+    let with_provider = |provider_config: Value| {
+        write(
+            &bao,
+            "config",
+            json!({"jwt_validation_pubkeys": [key.public_pem()], "provider_config": provider_config}),
+        )
+    };
+    same(
+        &bao,
+        "azure provider",
+        with_provider(json!({"provider": "azure"})),
     );
-    assert_eq!(azure.status, 400);
-    assert!(
-        azure
-            .errors()
-            .starts_with("invalid provider_config: provider \"azure\" is not supported"),
-        "{}",
-        azure.errors()
+    same(
+        &bao,
+        "gsuite with a negative recursion depth",
+        with_provider(json!({"provider": "gsuite", "groups_recurse_max_depth": -1})),
+    );
+    same_prefix(
+        "gsuite with a service account that is not JSON",
+        "invalid provider_config: error initializing \"gsuite\" provider_config: error parsing \
+         service account JSON:",
+        with_provider(json!({"provider": "gsuite", "gsuite_service_account": "{not json"})),
     );
     same(
         &bao,
