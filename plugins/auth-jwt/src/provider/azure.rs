@@ -109,7 +109,7 @@ mod tests {
                 "https://graph.windows.net/tenant/users/u1/getMemberObjects"}},
         }));
         assert_eq!(
-            claim_source(&c, "groups").unwrap(),
+            claim_source(&c, "groups").expect("a source"),
             "https://graph.microsoft.com/v1.0/tenant/users/u1/getMemberObjects"
         );
         let c = claims(json!({
@@ -117,7 +117,7 @@ mod tests {
             "_claim_sources": {"src1": {"endpoint": "https://127.0.0.1:8443/me/getMemberObjects"}},
         }));
         assert_eq!(
-            claim_source(&c, "groups").unwrap(),
+            claim_source(&c, "groups").expect("a source"),
             "https://127.0.0.1:8443/me/getMemberObjects"
         );
     }
@@ -125,12 +125,12 @@ mod tests {
     #[test]
     fn a_missing_or_plain_http_source_is_refused() {
         assert_eq!(
-            claim_source(&claims(json!({})), "groups").unwrap_err(),
+            claim_source(&claims(json!({})), "groups").expect_err("refused"),
             "unable to locate groups claim \"groups\" in _claim_names"
         );
         let c = claims(json!({"_claim_names": {"groups": "src1"}}));
         assert_eq!(
-            claim_source(&c, "groups").unwrap_err(),
+            claim_source(&c, "groups").expect_err("refused"),
             "unable to locate /_claim_sources/src1/endpoint in claims"
         );
         let c = claims(json!({
@@ -139,7 +139,7 @@ mod tests {
         }));
         assert!(
             claim_source(&c, "groups")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("not an https URL")
         );
     }

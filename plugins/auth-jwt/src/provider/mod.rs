@@ -226,7 +226,7 @@ mod tests {
         );
         assert!(
             CustomProvider::from_config(&config(json!({})))
-                .unwrap()
+                .expect("no provider is fine")
                 .is_none()
         );
         assert!(matches!(
