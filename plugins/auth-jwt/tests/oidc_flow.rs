@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::openbao;
+use common::{auth_url, callback, openbao, start_login};
 use serde_json::{Value, json};
 use vault_plugin_test_support::oidc::OidcProvider;
 use vault_plugin_test_support::openbao::{ApiResponse, OpenBao};
@@ -46,47 +46,6 @@ fn setup(extra_config: Value) -> (OpenBao, OidcProvider) {
         .ok();
     }
     (bao, idp)
-}
-
-fn auth_url(bao: &OpenBao, mount: &str, body: Value) -> ApiResponse {
-    bao.request_with_token(
-        "POST",
-        &format!("auth/{mount}/oidc/auth_url"),
-        Some(body),
-        None,
-    )
-}
-
-/// Asks for an authorization URL and returns it.
-fn start_login(bao: &OpenBao, mount: &str, body: Value) -> String {
-    auth_url(bao, mount, body).ok().body["data"]["auth_url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn callback(bao: &OpenBao, mount: &str, params: &[(String, String)]) -> ApiResponse {
-    let query: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect();
-    bao.request_with_token(
-        "GET",
-        &format!("auth/{mount}/oidc/callback?{}", query.join("&")),
-        None,
-        None,
-    )
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]

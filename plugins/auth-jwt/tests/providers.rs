@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{claims, login, openbao};
+use common::{callback, claims, login, openbao, start_login};
 use serde_json::{Value, json};
 use vault_plugin_test_support::evidence::note_secret;
 use vault_plugin_test_support::oidc::OidcProvider;
@@ -132,32 +132,9 @@ fn azure_groups_beyond_the_token_come_from_graph_in_the_oidc_flow_as_the_builtin
 
     for mount in ["ours", "theirs"] {
         let before = idp.directory().graph_requests();
-        let url = bao
-            .request_with_token(
-                "POST",
-                &format!("auth/{mount}/oidc/auth_url"),
-                Some(json!({"role": "web", "redirect_uri": REDIRECT})),
-                None,
-            )
-            .ok()
-            .body["data"]["auth_url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let url = start_login(&bao, mount, json!({"role": "web", "redirect_uri": REDIRECT}));
         let grant = idp.authorize(&url);
-        let query: Vec<String> = grant
-            .callback_params()
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencoding(v)))
-            .collect();
-        let resp = bao
-            .request_with_token(
-                "GET",
-                &format!("auth/{mount}/oidc/callback?{}", query.join("&")),
-                None,
-                None,
-            )
-            .ok();
+        let resp = callback(&bao, mount, &grant.callback_params()).ok();
         assert_eq!(idp.directory().graph_requests(), before + 1, "{mount}");
         assert_eq!(group_names(&resp), ["g-eng", "g-ops"], "{mount}");
     }
@@ -419,15 +396,4 @@ fn gsuite_groups_and_custom_schemas_come_from_the_directory_api() {
             .is_none()
     );
     assert!(!config.body.to_string().contains("PRIVATE KEY"));
-}
-
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::lifecycle::Shutdown;
 use crate::proto::plugin::ConnInfo;
 use crate::proto::plugin::grpc_broker_server::GrpcBroker;
-use crate::transport::dial_unix_tls;
+use crate::transport::pre_dialed_unix_tls;
 
 /// go-plugin waits this long for the host to announce a broker id.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,11 +28,6 @@ pub enum BrokerError {
     Timeout(u32),
     #[error("broker connection {id}: unsupported network {network:?}")]
     Network { id: u32, network: String },
-    #[error("broker connection {id}: {source}")]
-    Connect {
-        id: u32,
-        source: tonic::transport::Error,
-    },
 }
 
 enum Slot {
@@ -94,7 +89,8 @@ impl Broker {
         }
     }
 
-    /// Connects to the side channel the host announced as `id`.
+    /// A channel to the side channel the host announced as `id`; its TLS
+    /// handshake runs in the background (a failed one fails the first call).
     pub async fn dial(&self, id: u32) -> Result<Channel, BrokerError> {
         let info = self.wait_for(id).await?;
         if info.network != "unix" {
@@ -103,9 +99,10 @@ impl Broker {
                 network: info.network,
             });
         }
-        dial_unix_tls(PathBuf::from(info.address), self.tls.clone())
-            .await
-            .map_err(|source| BrokerError::Connect { id, source })
+        Ok(pre_dialed_unix_tls(
+            PathBuf::from(info.address),
+            self.tls.clone(),
+        ))
     }
 }
 

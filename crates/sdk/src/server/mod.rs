@@ -88,6 +88,11 @@ pub fn serve(info: PluginInfo, factory: Factory) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // P-521 key generation is most of a launch's CPU time: run it beside the
+    // logging and runtime set-up instead of after them.
+    let identity = std::thread::Builder::new()
+        .name("automtls-keygen".into())
+        .spawn(automtls::Identity::generate);
     crate::logging::init(info.name);
     // A panic is one error line in the host's log, not a plain-text
     // backtrace it would show line by line at debug level.
@@ -104,7 +109,14 @@ pub fn serve(info: PluginInfo, factory: Factory) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(run(info, factory, launch));
+    let identity = match identity {
+        Ok(thread) => thread
+            .join()
+            .unwrap_or(Err(automtls::TlsSetupError::KeyGeneration)),
+        // No thread to spare: generate it here.
+        Err(_) => automtls::Identity::generate(),
+    };
+    let code = runtime.block_on(run(info, factory, launch, identity));
     runtime.shutdown_timeout(Duration::from_millis(100));
     code
 }
@@ -118,8 +130,13 @@ enum StartError {
     Listen(#[from] std::io::Error),
 }
 
-async fn run(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> ExitCode {
-    match start(info, factory, launch).await {
+async fn run(
+    info: PluginInfo,
+    factory: Factory,
+    launch: LaunchConfig,
+    identity: Result<automtls::Identity, automtls::TlsSetupError>,
+) -> ExitCode {
+    match start(info, factory, launch, identity).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "plugin failed to start");
@@ -128,9 +145,14 @@ async fn run(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> ExitCo
     }
 }
 
-async fn start(info: PluginInfo, factory: Factory, launch: LaunchConfig) -> Result<(), StartError> {
+async fn start(
+    info: PluginInfo,
+    factory: Factory,
+    launch: LaunchConfig,
+    identity: Result<automtls::Identity, automtls::TlsSetupError>,
+) -> Result<(), StartError> {
     let host_cert = automtls::parse_pem_certificate(&launch.client_cert_pem)?;
-    let identity = automtls::Identity::generate()?;
+    let identity = identity?;
     let server_tls = Arc::new(automtls::server_config(&identity, host_cert.clone())?);
     let client_tls = Arc::new(automtls::client_config(&identity, host_cert)?);
 

@@ -5,7 +5,7 @@ pub mod automtls;
 mod dial;
 mod listener;
 
-pub use dial::dial_unix_tls;
+pub use dial::{dial_unix_tls, pre_dialed_unix_tls};
 pub use listener::{PluginListener, SocketGuard, TlsConnection, TlsIncoming};
 
 /// go-plugin raises gRPC message limits to `math.MaxInt32` on both sides;
