@@ -8,7 +8,7 @@ mod common;
 use common::{auth_url, callback, openbao, start_login};
 use serde_json::{Value, json};
 use vault_plugin_test_support::oidc::OidcProvider;
-use vault_plugin_test_support::openbao::{ApiResponse, OpenBao};
+use vault_plugin_test_support::openbao::OpenBao;
 
 const CLIENT_ID: &str = "vault-client";
 const CLIENT_SECRET: &str = "s3cret-client-password";
