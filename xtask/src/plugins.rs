@@ -101,9 +101,15 @@ pub fn sdk_examples() -> Vec<PluginBinary> {
         .collect()
 }
 
-/// Every shipped plugin of the workspace, in workspace order.
+/// Every shipped plugin of the workspace, in workspace order. The workspace
+/// does not change while xtask runs: `cargo metadata` runs once.
 pub fn shipped() -> anyhow::Result<Vec<Shipped>> {
-    shipped_in(&workspace_root())
+    static SHIPPED: std::sync::OnceLock<Vec<Shipped>> = std::sync::OnceLock::new();
+    if let Some(known) = SHIPPED.get() {
+        return Ok(known.clone());
+    }
+    let found = shipped_in(&workspace_root())?;
+    Ok(SHIPPED.get_or_init(|| found).clone())
 }
 
 /// The shipped plugins of the workspace at `root`.
