@@ -32,6 +32,7 @@ pub mod cluster;
 pub mod directory;
 pub mod evidence;
 pub mod host;
+pub mod hostile;
 pub mod jwt;
 pub mod moto;
 pub mod oidc;

@@ -6,27 +6,13 @@
 mod common;
 
 use common::{PLUGIN, VERSION, claims, login, openbao};
-use serde_json::{Value, json};
+use serde_json::json;
+use vault_plugin_test_support::hostile::{self, RssBaseline};
 use vault_plugin_test_support::jwt::{Alg, SigningKey};
-use vault_plugin_test_support::process;
-
-/// What the allocator may add after the warm-up rounds. glibc keeps the
-/// memory large requests used and reuses it (its mmap threshold rises after
-/// large frees), but each worker thread's arena keeps its own, so RSS levels
-/// off in steps of a request's peak (about 22 MiB seen here). Ten 10 MB
-/// tokens kept, as a leak would keep them, is over 100 MiB.
-const MAX_GROWTH_KIB: u64 = 64 * 1024;
 
 #[test]
 fn oversized_input_is_a_400_and_leaves_nothing_behind() {
-    // Building and sending JSON 1,000 levels deep recurses that deep here
-    // too: more than a test thread's stack.
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(oversized_input)
-        .expect("spawn")
-        .join()
-        .expect("the checks pass");
+    hostile::on_big_stack(oversized_input);
 }
 
 fn oversized_input() {
@@ -59,7 +45,7 @@ fn oversized_input() {
     for _ in 0..4 {
         refuse_huge();
     }
-    let rss_before = process::rss_kib(pids[0]).expect("plugin RSS");
+    let rss = RssBaseline::of(pids[0]);
     for _ in 0..10 {
         refuse_huge();
     }
@@ -67,7 +53,7 @@ fn oversized_input() {
     // OpenBao refuses it before the plugin sees it (at most 1,000 strings
     // per request body by default, `max_request_json_strings`); a host that
     // lets it through meets the SDK's limit of 10,000 entries per list.
-    let many: Vec<String> = (0..100_000).map(|i| format!("aud-{i}")).collect();
+    let many = hostile::numbered("aud", 100_000);
     let refused = bao.write(
         "auth/ours/role/r",
         json!({"role_type": "jwt", "user_claim": "sub", "bound_audiences": many}),
@@ -75,10 +61,7 @@ fn oversized_input() {
     assert_eq!(refused.status, 400, "{}", refused.body);
 
     for depth in [200, 1_000] {
-        let mut deep = json!([]);
-        for _ in 0..depth {
-            deep = Value::Array(vec![deep]);
-        }
+        let deep = hostile::nested_arrays(depth);
         let refused = bao.write("auth/ours/role/r", json!({ "claim_mappings": deep }));
         assert_eq!(refused.status, 400, "depth {depth}: {}", refused.body);
     }
@@ -88,11 +71,7 @@ fn oversized_input() {
         pids,
         "the same process serves on"
     );
-    let rss_after = process::rss_kib(pids[0]).expect("plugin RSS");
-    assert!(
-        rss_after <= rss_before + MAX_GROWTH_KIB,
-        "RSS grew from {rss_before} KiB to {rss_after} KiB"
-    );
+    rss.assert_no_lasting_growth();
     assert_eq!(bao.read("auth/ours/role/r").ok().body["data"], stored);
     login(&bao, "ours", "r", &token).ok();
 }

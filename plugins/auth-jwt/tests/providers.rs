@@ -132,7 +132,11 @@ fn azure_groups_beyond_the_token_come_from_graph_in_the_oidc_flow_as_the_builtin
 
     for mount in ["ours", "theirs"] {
         let before = idp.directory().graph_requests();
-        let url = start_login(&bao, mount, json!({"role": "web", "redirect_uri": REDIRECT}));
+        let url = start_login(
+            &bao,
+            mount,
+            json!({"role": "web", "redirect_uri": REDIRECT}),
+        );
         let grant = idp.authorize(&url);
         let resp = callback(&bao, mount, &grant.callback_params()).ok();
         assert_eq!(idp.directory().graph_requests(), before + 1, "{mount}");

@@ -6,22 +6,13 @@
 mod common;
 
 use common::{PLUGIN, VERSION, login, openbao, service_config};
-use serde_json::{Value, json};
-use vault_plugin_test_support::process;
+use serde_json::json;
+use vault_plugin_test_support::hostile::{self, RssBaseline};
 use vault_plugin_test_support::slapd::Slapd;
-
-/// What the allocator may keep after warm-up rounds (see the JWT plugin's
-/// oversized test): far below ten 10 MB requests kept.
-const MAX_GROWTH_KIB: u64 = 64 * 1024;
 
 #[test]
 fn oversized_input_is_a_400_and_leaves_nothing_behind() {
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(oversized_input)
-        .expect("spawn")
-        .join()
-        .expect("the checks pass");
+    hostile::on_big_stack(oversized_input);
 }
 
 fn oversized_input() {
@@ -57,29 +48,22 @@ fn oversized_input() {
     for _ in 0..4 {
         refuse_huge();
     }
-    let rss_before = process::rss_kib(pids[0]).expect("plugin RSS");
+    let rss = RssBaseline::of(pids[0]);
     for _ in 0..10 {
         refuse_huge();
     }
 
-    let many: Vec<String> = (0..100_000).map(|i| format!("policy-{i}")).collect();
+    let many = hostile::numbered("policy", 100_000);
     let refused = bao.write("auth/ldap/groups/devs", json!({ "policies": many }));
     assert_eq!(refused.status, 400, "{}", refused.body);
     for depth in [200, 1_000] {
-        let mut deep = json!([]);
-        for _ in 0..depth {
-            deep = Value::Array(vec![deep]);
-        }
+        let deep = hostile::nested_arrays(depth);
         let refused = bao.write("auth/ldap/users/alice", json!({ "groups": deep }));
         assert_eq!(refused.status, 400, "depth {depth}: {}", refused.body);
     }
 
     assert_eq!(bao.plugin_pids(&format!("{PLUGIN}-{VERSION}")), pids);
-    let rss_after = process::rss_kib(pids[0]).expect("plugin RSS");
-    assert!(
-        rss_after <= rss_before + MAX_GROWTH_KIB,
-        "RSS grew from {rss_before} KiB to {rss_after} KiB"
-    );
+    rss.assert_no_lasting_growth();
     assert_eq!(
         slapd.accepted_connections(),
         dials,
