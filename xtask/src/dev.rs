@@ -12,6 +12,7 @@ use vault_plugin_test_support::openbao::{OpenBao, PluginKind};
 use vault_plugin_test_support::slapd::{self, Slapd};
 
 use crate::args::Args;
+use crate::bench_jwt::check;
 use crate::plugins::{self, Shipped};
 use crate::tools;
 
@@ -153,24 +154,17 @@ fn wait_for_stop() -> anyhow::Result<()> {
     })
 }
 
-fn ensure(resp: vault_plugin_test_support::openbao::ApiResponse, what: &str) -> anyhow::Result<()> {
-    if resp.status >= 300 {
-        bail!("{what} failed ({}): {}", resp.status, resp.body);
-    }
-    Ok(())
-}
-
 /// A throwaway key as the only trusted key, a role and a token it signed.
 fn set_up_jwt(bao: &OpenBao, mount: &str) -> anyhow::Result<Vec<String>> {
     let key = SigningKey::generate(Alg::RS256, "dev");
-    ensure(
+    check(
         bao.write(
             &format!("auth/{mount}/config"),
             json!({"jwt_validation_pubkeys": [key.public_pem()], "bound_issuer": "xtask-dev"}),
         ),
         "configuring jwt",
     )?;
-    ensure(
+    check(
         bao.write(
             &format!("auth/{mount}/role/demo"),
             json!({
@@ -201,12 +195,12 @@ fn set_up_jwt(bao: &OpenBao, mount: &str) -> anyhow::Result<Vec<String>> {
 
 /// The private slapd's directory behind the LDAP method, groups mapped.
 fn set_up_ldap(bao: &OpenBao, mount: &str, slapd: &Slapd) -> anyhow::Result<Vec<String>> {
-    ensure(
+    check(
         bao.write(&format!("auth/{mount}/config"), slapd.auth_config()),
         "configuring ldap",
     )?;
     for (group, policy) in [("devs", "dev"), ("ops", "ops")] {
-        ensure(
+        check(
             bao.write(
                 &format!("auth/{mount}/groups/{group}"),
                 json!({ "policies": policy }),
@@ -223,7 +217,7 @@ fn set_up_ldap(bao: &OpenBao, mount: &str, slapd: &Slapd) -> anyhow::Result<Vec<
 
 /// moto as IAM and STS, and a role issuing IAM users.
 fn set_up_aws(bao: &OpenBao, mount: &str, moto: &Moto) -> anyhow::Result<Vec<String>> {
-    ensure(
+    check(
         bao.write(
             &format!("{mount}/config/root"),
             json!({
@@ -236,7 +230,7 @@ fn set_up_aws(bao: &OpenBao, mount: &str, moto: &Moto) -> anyhow::Result<Vec<Str
         ),
         "configuring aws",
     )?;
-    ensure(
+    check(
         bao.write(
             &format!("{mount}/roles/demo"),
             json!({
