@@ -4,8 +4,9 @@
 //! pipelines, string and number literals, `.Field` lookups, and the helper's
 //! functions (`printf`, `eq`, `ne`, `random`, `truncate`, `truncate_sha256`,
 //! `uppercase`, `lowercase`, `replace`, `sha256`, `base64`, `hex`,
-//! `unix_time`, `unix_time_millis`, `uuid`). A template is parsed once, when
-//! the config is written, and rendered for each credential.
+//! `unix_time`, `unix_time_millis`, `timestamp`, `uuid`). A template is
+//! parsed once, when the config is written, and rendered for each
+//! credential.
 
 use std::collections::HashMap;
 
@@ -106,6 +107,7 @@ const FUNCTIONS: &[&str] = &[
     "hex",
     "unix_time",
     "unix_time_millis",
+    "timestamp",
     "uuid",
 ];
 
@@ -647,6 +649,10 @@ fn call(func: &str, args: Vec<Value>) -> Result<Value, TemplateError> {
             arity(func, &args, 0)?;
             Ok(Value::Str(uuid()?))
         }
+        "timestamp" => {
+            arity(func, &args, 1)?;
+            Ok(Value::Str(crate::go_time::format_utc(&s(0)?, now())))
+        }
         other => Err(TemplateError::Apply(format!(
             "function {other:?} not defined"
         ))),
@@ -856,6 +862,16 @@ mod tests {
             .expect("renders");
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
+        // Go's layout, in UTC: the year of unix_time's seconds.
+        let stamp = Template::parse(r#"{{ printf "vault-%s" (timestamp "2006-01-02T15Z07:00") }}"#)
+            .and_then(|t| t.render(&f))
+            .expect("renders");
+        let year = 1970 + secs / 31_556_952;
+        assert!(stamp.starts_with(&format!("vault-{year}-")), "{stamp}");
+        assert!(
+            stamp.ends_with('Z') && stamp.len() == "vault-2006-01-02T15Z".len(),
+            "{stamp}"
+        );
     }
 
     #[test]
