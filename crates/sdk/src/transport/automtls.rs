@@ -30,8 +30,6 @@ pub enum TlsSetupError {
     BadPeerCertificate,
     #[error("TLS configuration: {0}")]
     Config(#[from] rustls::Error),
-    #[error("generating the plugin certificate: the key generation thread panicked")]
-    KeyGeneration,
 }
 
 /// A certificate and its key, as made by go-plugin's `generateCert`.
