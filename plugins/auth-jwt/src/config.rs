@@ -51,16 +51,6 @@ impl Config {
             || self.oidc_response_types.iter().any(|x| x == t)
     }
 
-    /// The providers whose groups claim is one string of names, and the
-    /// separator between them (the reference's `secureauth` and `ibmisam`).
-    pub fn groups_separator(&self) -> Option<char> {
-        match self.provider_config.get("provider").and_then(Value::as_str) {
-            Some("secureauth") => Some(','),
-            Some("ibmisam") => Some(' '),
-            _ => None,
-        }
-    }
-
     /// The algorithms `jwt_supported_algs` names (already validated).
     pub fn supported_algs(&self) -> Vec<Algorithm> {
         self.jwt_supported_algs
@@ -91,6 +81,16 @@ pub struct Resolved {
     pub issuer: String,
     /// `provider_config`'s provider, set up.
     pub provider: Option<CustomProvider>,
+}
+
+impl Resolved {
+    /// The separator of a groups claim sent as one string, if the
+    /// configured provider sends it so.
+    pub fn groups_separator(&self) -> Option<char> {
+        self.provider
+            .as_ref()
+            .and_then(CustomProvider::groups_separator)
+    }
 }
 
 /// HTTPS client trusting `ca_pem` (system roots when empty), accepting the

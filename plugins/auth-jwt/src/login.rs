@@ -147,7 +147,7 @@ pub async fn check_claims(
         clock_skew_leeway: Role::secs(role.clock_skew_leeway),
     };
     claims::validate_registered(&claims, &expected, now)?;
-    if let Some(separator) = resolved.config.groups_separator()
+    if let Some(separator) = resolved.groups_separator()
         && !role.groups_claim.is_empty()
     {
         claims::split_groups_claim(&mut claims, &role.groups_claim, separator);

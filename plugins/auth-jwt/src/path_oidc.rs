@@ -285,7 +285,7 @@ async fn callback(
         let shown = Value::Object(claims.clone());
         tracing::debug!(claims = %shown, "OIDC provider response");
     }
-    if let Some(separator) = resolved.config.groups_separator()
+    if let Some(separator) = resolved.groups_separator()
         && !role.groups_claim.is_empty()
     {
         crate::claims::split_groups_claim(&mut claims, &role.groups_claim, separator);

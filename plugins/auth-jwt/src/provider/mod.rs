@@ -75,6 +75,16 @@ impl CustomProvider {
         }
     }
 
+    /// The providers that send the groups as one string of names
+    /// (`secureauth`, `ibmisam`), and the separator between them.
+    pub fn groups_separator(&self) -> Option<char> {
+        match self {
+            CustomProvider::SecureAuth => Some(','),
+            CustomProvider::IbmIsam => Some(' '),
+            _ => None,
+        }
+    }
+
     /// Adds what the provider knows of the user to the claims (`gsuite`'s
     /// custom schemas), before `claim_mappings` are applied.
     pub async fn fetch_user_info(
@@ -103,7 +113,7 @@ impl CustomProvider {
             CustomProvider::Okta(o) => o.fetch_groups(claims, role).await?,
             CustomProvider::GSuite(g) => g.fetch_groups(claims, role).await?,
             // Their one-string claims are split before the identity is taken
-            // (`Config::groups_separator`).
+            // (`groups_separator`).
             CustomProvider::SecureAuth | CustomProvider::IbmIsam => return Ok(()),
         };
         crate::claims::set_claim(claims, &role.groups_claim, groups);
