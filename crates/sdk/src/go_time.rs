@@ -1,6 +1,7 @@
-//! Go's `time.Time.Format` for UTC times, for the username template's
-//! `timestamp` function: the layout is written as Go's reference time
-//! `Mon Jan 2 15:04:05 MST 2006` would look.
+//! Go's time formatting for UTC times: `format_utc` is `time.Time.Format`
+//! (a layout written as Go's reference time `Mon Jan 2 15:04:05 MST 2006`
+//! would look, as Vault's templates take it), and the calendar arithmetic
+//! the log timestamps share.
 
 use std::time::Duration;
 
@@ -46,24 +47,15 @@ impl Civil {
         let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
-        // Days to civil date (proleptic Gregorian), H. Hinnant's algorithm.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = civil_from_days(days);
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        const BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-        let yday = BEFORE[(month - 1) as usize] + day + i64::from(leap && month > 2);
+        const BEFORE: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+        let yday = BEFORE[(month - 1) as usize] + day + u32::from(leap && month > 2);
         Civil {
             year,
             month: (month - 1) as usize,
-            day: day as u32,
-            yday: yday as u32,
+            day,
+            yday,
             // 1970-01-01 was a Thursday.
             weekday: (days + 4).rem_euclid(7) as usize,
             hour: (rem / 3_600) as u32,
@@ -72,6 +64,21 @@ impl Civil {
             nanos: since_epoch.subsec_nanos(),
         }
     }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day)
+/// (Howard Hinnant's algorithm).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// `layout` with Go's layout elements replaced by the time `since_epoch`

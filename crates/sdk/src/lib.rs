@@ -13,6 +13,7 @@ pub mod framework;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod go_time;
 pub mod logging;
 pub mod logical;
 #[doc(hidden)]

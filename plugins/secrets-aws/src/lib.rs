@@ -4,7 +4,6 @@
 
 pub mod backend;
 pub mod client;
-pub mod go_time;
 pub mod iam_user;
 pub mod path_config_lease;
 pub mod path_config_root;

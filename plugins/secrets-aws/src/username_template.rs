@@ -651,7 +651,10 @@ fn call(func: &str, args: Vec<Value>) -> Result<Value, TemplateError> {
         }
         "timestamp" => {
             arity(func, &args, 1)?;
-            Ok(Value::Str(crate::go_time::format_utc(&s(0)?, now())))
+            Ok(Value::Str(vault_plugin_sdk::go_time::format_utc(
+                &s(0)?,
+                now(),
+            )))
         }
         other => Err(TemplateError::Apply(format!(
             "function {other:?} not defined"
