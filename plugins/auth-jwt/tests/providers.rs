@@ -277,6 +277,12 @@ fn provider_config_is_validated_with_the_reference_texts() {
             "invalid provider_config: error initializing \"okta\" provider_config: invalid \
              groups_filter regex:",
         ),
+        // Go's RE2 has Unicode classes; ours refuses them (README).
+        (
+            json!({"provider": "okta", "groups_filter": "^\\p{L}+$"}),
+            "invalid provider_config: error initializing \"okta\" provider_config: invalid \
+             groups_filter regex:",
+        ),
         (
             json!({"provider": "gsuite", "groups_recurse_max_depth": -1}),
             "invalid provider_config: error initializing \"gsuite\" provider_config: \

@@ -197,8 +197,8 @@ impl Role {
 
 const USER_PATH_PATTERN: &str = r"^\/([\x21-\x7F]{0,510}\/)?$";
 
-static USER_PATH: LazyLock<Option<regex::Regex>> =
-    LazyLock::new(|| regex::Regex::new(USER_PATH_PATTERN).ok());
+static USER_PATH: LazyLock<Option<regex_lite::Regex>> =
+    LazyLock::new(|| regex_lite::Regex::new(USER_PATH_PATTERN).ok());
 
 fn user_path_is_valid(path: &str) -> bool {
     USER_PATH.as_ref().is_some_and(|re| re.is_match(path))

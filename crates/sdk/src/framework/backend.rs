@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::field_data::FieldData;
 use super::handler::{self, HandlerResult, HookFn, InvalidateFn, RequestFn, RollbackFn};

@@ -1,10 +1,13 @@
 //! Path patterns, written as Vault writes them (Go's RE2 syntax with named
 //! captures), and the helpers for its conventions.
 //!
-//! Go's `\w`, `\d` and `\s` are ASCII-only; Rust's are Unicode. Patterns are
-//! translated so that a name Vault refuses is refused here too.
+//! Patterns are compiled with `regex-lite`: its classes are ASCII like RE2's,
+//! and it is a fraction of the `regex` crate's size (the AWS SDK already
+//! brings it). Its `\s` also matches `\v`, which RE2's does not, so the perl
+//! classes are still spelled out as RE2 defines them: a name Vault refuses is
+//! refused here too.
 
-use regex::Regex;
+use regex_lite::Regex;
 
 /// A name segment: word characters, with `-` and `.` inside (Go's
 /// `framework.GenericNameRegex`).
@@ -41,7 +44,7 @@ pub const OPTIONAL_TRAILING_SLASH: &str = "/?";
 #[error("path pattern `{pattern}` is not a valid regular expression: {source}")]
 pub struct PatternError {
     pattern: String,
-    source: regex::Error,
+    source: regex_lite::Error,
 }
 
 /// Compiles a pattern anchored at both ends, as Vault matches paths whole.
@@ -191,6 +194,9 @@ mod tests {
         ] {
             assert_eq!(ascii_classes(pattern), out, "{pattern}");
         }
+        // RE2's `\s` has no vertical tab; regex-lite's own class does.
+        assert!(matches(r"a\sb", "a b"));
+        assert!(!matches(r"a\sb", "a\u{b}b"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! (`GET /api/v1/users/{user}/groups`, an SSWS API token, `Link` paging).
 //! `groups_filter` keeps the names matching a regular expression.
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde_json::{Map, Value};
 
 use super::{Settings, origin, path_segment};
