@@ -68,7 +68,7 @@ fn run() -> Result<()> {
         ..Config::default()
     };
     let resolved = rt
-        .block_on(resolve(config, None))
+        .block_on(resolve(config))
         .map_err(|e| format!("resolve: {e}"))?;
     let role = Role {
         role_type: "jwt".into(),

@@ -86,7 +86,7 @@ impl JwtAuth {
         let Some(config) = storage.get_json::<Config>(CONFIG_KEY).await? else {
             return Ok(None);
         };
-        let resolved = Arc::new(resolve(config, None).await?);
+        let resolved = Arc::new(resolve(config).await?);
         let mut slot = self.resolved.write().unwrap_or_else(|e| e.into_inner());
         if self.generation.load(Ordering::SeqCst) == generation {
             *slot = Some(resolved.clone());
@@ -173,10 +173,21 @@ impl JwtAuth {
     }
 }
 
-/// Builds what logins need from a config. `seed` is a provider or key sets
-/// already fetched while the config was checked, so the first login does
-/// not fetch again.
-pub async fn resolve(config: Config, seed: Option<KeySource>) -> Result<Resolved, ResolveError> {
+/// Builds what logins need from a config.
+pub async fn resolve(config: Config) -> Result<Resolved, ResolveError> {
+    let provider = CustomProvider::from_config(&config)?;
+    resolve_with(config, None, provider).await
+}
+
+/// [`resolve`] with what a config write already built while checking the
+/// config: `seed` is a discovered provider or fetched key sets, so the
+/// first login does not fetch again, and `provider` is the set-up
+/// `provider_config`.
+pub async fn resolve_with(
+    config: Config,
+    seed: Option<KeySource>,
+    provider: Option<CustomProvider>,
+) -> Result<Resolved, ResolveError> {
     let keys = match seed {
         Some(keys) => keys,
         None => key_source(&config).await?,
@@ -192,7 +203,6 @@ pub async fn resolve(config: Config, seed: Option<KeySource>) -> Result<Resolved
     } else {
         String::new()
     };
-    let provider = CustomProvider::from_config(&config)?;
     Ok(Resolved {
         config,
         keys,

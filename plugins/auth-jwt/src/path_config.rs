@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use vault_plugin_sdk::framework::{Field, FieldData, JsonStorage, Path};
 use vault_plugin_sdk::logical::{Error, Request, Response};
 
-use crate::backend::{JwtAuth, parse_public_key, resolve};
+use crate::backend::{JwtAuth, parse_public_key, resolve_with};
 use crate::config::{CONFIG_KEY, Config, JwksPair, KeySource, client};
 use crate::discovery::Provider;
 use crate::jose::Algorithm;
@@ -360,13 +360,15 @@ async fn write_config(
         "" | "query" | "form_post" => {}
         other => return Err(invalid(format!("invalid response_mode: {other:?}"))),
     }
-    if let Err(e) = CustomProvider::from_config(&config) {
-        return Err(invalid(format!("invalid provider_config: {e}")));
-    }
+    let provider = CustomProvider::from_config(&config)
+        .map_err(|e| invalid(format!("invalid provider_config: {e}")))?;
 
     req.storage.put_json(CONFIG_KEY, &config).await?;
     let resolved = match seed {
-        Some(keys) => resolve(config, Some(keys)).await.ok().map(Arc::new),
+        Some(keys) => resolve_with(config, Some(keys), provider)
+            .await
+            .ok()
+            .map(Arc::new),
         None => None,
     };
     backend.set_resolved(resolved);
