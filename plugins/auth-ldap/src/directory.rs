@@ -215,10 +215,22 @@ pub async fn authenticate(
     };
     tracing::debug!(username, binddn = %bind_dn, "user binddn fetched");
 
-    // 2. The password check, on a connection of its own.
-    let user_checkout = pool.get(Identity::User).await?;
+    // 2. The password check: pooled, on a connection of its own, so the
+    // service connection stays bound as the service account; unpooled, on
+    // the connection that searched, as the reference does (one connection
+    // per login).
+    let (service_conn, user_checkout) = match service_conn {
+        Some(conn) if !pool.keeps_connections() => (
+            None,
+            Checkout {
+                conn,
+                reused: false,
+            },
+        ),
+        kept => (kept, pool.get(Identity::User).await?),
+    };
     let bound = with_retry(pool, user_checkout, &Op::UserBind(&bind_dn, password)).await;
-    let user_conn = match bound {
+    let mut user_conn = match bound {
         Ok((conn, _)) => conn,
         Err(e) if e.is_transport() => return Err(e.into()),
         Err(e) => {
@@ -238,8 +250,14 @@ pub async fn authenticate(
             (conn, Some(user_conn))
         }
         Some(conn) => (user_conn, Some(conn)),
-        // No search connection means no service account (it would have
-        // searched for the user).
+        // The one unpooled connection: re-bound as the service account
+        // after the user's bind, as the reference does.
+        None if config.has_service_account() && !pool.keeps_connections() => {
+            ensure_service(config, &mut user_conn).await?;
+            (user_conn, None)
+        }
+        // Otherwise no search connection means no service account (it
+        // would have searched for the user).
         None => (user_conn, None),
     };
     if let Some(spare) = spare {

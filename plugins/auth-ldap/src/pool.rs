@@ -43,6 +43,11 @@ impl Pool {
         &self.dialer
     }
 
+    /// Whether connections outlive a login (`connection_pool_size` > 0).
+    pub fn keeps_connections(&self) -> bool {
+        self.capacity > 0
+    }
+
     /// An open connection, preferably one already bound as `want`.
     pub async fn get(&self, want: Identity) -> Result<Checkout, LdapError> {
         loop {

@@ -404,14 +404,23 @@ fn pooled_logins_reuse_connections() {
         "logins dialled new connections"
     );
 
-    // Pool size 0 is the reference's behaviour: a connection per login.
+    // Pool size 0 is the reference's behaviour: one connection per login,
+    // which searches, binds as the user and searches the groups.
     bao.write("auth/ldap/config", json!({"connection_pool_size": 0}))
+        .ok();
+    bao.write("auth/ldap/groups/devs", json!({"policies": "dev-read"}))
         .ok();
     let before = slapd.accepted_connections();
     for _ in 0..5 {
-        assert_eq!(login(&bao, "alice", "alice-pass").status, 200);
+        let resp = login(&bao, "alice", "alice-pass").ok();
+        assert_eq!(policies(&resp), ["default", "dev-read"]);
     }
-    assert!(slapd.accepted_connections() >= before + 5);
+    assert_eq!(
+        slapd.accepted_connections(),
+        before + 5,
+        "an unpooled login should dial exactly once"
+    );
+    assert_eq!(login(&bao, "alice", "wrong").status, 400);
 }
 
 #[test]
