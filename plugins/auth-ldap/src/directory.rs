@@ -219,8 +219,9 @@ pub async fn authenticate(
     // service connection stays bound as the service account; unpooled, on
     // the connection that searched, as the reference does (one connection
     // per login).
+    let one_connection = service_conn.is_some() && !pool.keeps_connections();
     let (service_conn, user_checkout) = match service_conn {
-        Some(conn) if !pool.keeps_connections() => (
+        Some(conn) if one_connection => (
             None,
             Checkout {
                 conn,
@@ -252,7 +253,7 @@ pub async fn authenticate(
         Some(conn) => (user_conn, Some(conn)),
         // The one unpooled connection: re-bound as the service account
         // after the user's bind, as the reference does.
-        None if config.has_service_account() && !pool.keeps_connections() => {
+        None if one_connection && config.has_service_account() => {
             ensure_service(config, &mut user_conn).await?;
             (user_conn, None)
         }
