@@ -100,14 +100,16 @@ pub fn ensure_moto() -> anyhow::Result<PathBuf> {
 }
 
 /// Debian packages the LDAP tests run: OpenLDAP's slapd, and a Samba
-/// Active Directory domain controller.
-const SYSTEM_PACKAGES: [&str; 6] = [
+/// Active Directory domain controller with `ldbmodify` (ldb-tools, which
+/// newer samba packages only suggest).
+const SYSTEM_PACKAGES: [&str; 7] = [
     "slapd",
     "ldap-utils",
     "samba",
     "samba-ad-dc",
     "samba-ad-provision",
     "winbind",
+    "ldb-tools",
 ];
 
 /// Installs the missing [`SYSTEM_PACKAGES`] with apt when running as root

@@ -106,7 +106,7 @@ pub const LDAPS_PORT: u16 = 636;
 
 /// How to get what the fixture runs.
 pub const INSTALL_HINT: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y \
-    --no-install-recommends samba samba-ad-dc samba-ad-provision winbind";
+    --no-install-recommends samba samba-ad-dc samba-ad-provision winbind ldb-tools";
 
 /// Part of the cache key: bump it when the code here makes the domain
 /// differently, since the key already covers the fixture files and constants.
@@ -401,7 +401,7 @@ impl Tools {
         Tools {
             samba: find("samba"),
             samba_tool: find("samba-tool"),
-            // ldb-tools, a dependency of the samba package.
+            // ldb-tools: only suggested by Debian 12's current samba.
             ldbmodify: find("ldbmodify"),
         }
     }
