@@ -190,9 +190,26 @@ impl Api {
         sha256: &str,
         version: &str,
     ) -> ApiResponse {
+        self.register_in_catalog_with_env(kind, name, command, sha256, version, &[])
+    }
+
+    /// [`Api::register_in_catalog`] with `env`: `KEY=value` pairs the
+    /// server adds to the plugin's environment (`bao plugin register -env`).
+    pub fn register_in_catalog_with_env(
+        &self,
+        kind: PluginKind,
+        name: &str,
+        command: &str,
+        sha256: &str,
+        version: &str,
+        env: &[(&str, &str)],
+    ) -> ApiResponse {
+        let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         self.write(
             &format!("sys/plugins/catalog/{}/{name}", kind.as_str()),
-            serde_json::json!({ "sha256": sha256, "command": command, "version": version }),
+            serde_json::json!({
+                "sha256": sha256, "command": command, "version": version, "env": env,
+            }),
         )
     }
 

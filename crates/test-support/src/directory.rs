@@ -14,6 +14,14 @@
 //!   (`GET /admin/directory/v1/groups?userKey=`, two groups per page, and
 //!   `GET /admin/directory/v1/users/{user}?projection=custom`), which want
 //!   that endpoint's access tokens.
+//! - Google's metadata server token endpoint (`GET
+//!   /computeMetadata/v1/instance/service-accounts/default/token`, with
+//!   `Metadata-Flavor: Google`; plain HTTP through
+//!   [`OidcProvider::serve_metadata`](crate::oidc::OidcProvider::serve_metadata)),
+//!   issuing the VM's tokens for the scopes asked, and the IAM Credentials
+//!   API (`POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken`
+//!   and `:signJwt`), which lets a `cloud-platform` token of the VM act as
+//!   the service account of [`Directory::google_service_account`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +37,8 @@ use crate::oidc::{form_decode, percent_decode};
 
 /// Groups per page of the Okta and Google listings, so paging is exercised.
 const PAGE: usize = 2;
+/// The IAM Credentials API's service account resources.
+const IAM_ACCOUNTS: &str = "/v1/projects/-/serviceAccounts/";
 
 /// What the directories hold; see the [module docs](self).
 pub struct Directory {
@@ -38,6 +48,8 @@ pub struct Directory {
     okta_requests: AtomicUsize,
     google_token_requests: AtomicUsize,
     google_requests: AtomicUsize,
+    metadata_requests: AtomicUsize,
+    iam_requests: AtomicUsize,
 }
 
 struct State {
@@ -49,6 +61,8 @@ struct State {
     google_email: String,
     google_subject: String,
     google_tokens: Vec<String>,
+    /// The VM's tokens the IAM Credentials API accepts (`cloud-platform`).
+    cloud_tokens: Vec<String>,
     google_members: HashMap<String, Vec<String>>,
     google_schemas: HashMap<String, Value>,
 }
@@ -90,6 +104,7 @@ impl Directory {
                 google_email: "vault-groups@project.iam.gserviceaccount.com".into(),
                 google_subject: String::new(),
                 google_tokens: Vec::new(),
+                cloud_tokens: Vec::new(),
                 google_members: HashMap::new(),
                 google_schemas: HashMap::new(),
             }),
@@ -98,6 +113,8 @@ impl Directory {
             okta_requests: AtomicUsize::new(0),
             google_token_requests: AtomicUsize::new(0),
             google_requests: AtomicUsize::new(0),
+            metadata_requests: AtomicUsize::new(0),
+            iam_requests: AtomicUsize::new(0),
         }
     }
 
@@ -190,6 +207,44 @@ impl Directory {
         self.google_requests.load(Ordering::SeqCst)
     }
 
+    /// Token requests the metadata server answered.
+    pub fn metadata_requests(&self) -> usize {
+        self.metadata_requests.load(Ordering::SeqCst)
+    }
+
+    /// Calls the IAM Credentials API answered, refusals included.
+    pub fn iam_requests(&self) -> usize {
+        self.iam_requests.load(Ordering::SeqCst)
+    }
+
+    /// The metadata server's answer to a token request for the
+    /// comma-separated `scopes` of `query`: a token of the VM's own service
+    /// account, good for the Directory API or the IAM Credentials API as
+    /// the scopes say.
+    pub(crate) fn metadata_token(&self, query: &str) -> Answer {
+        self.metadata_requests.fetch_add(1, Ordering::SeqCst);
+        let params: HashMap<String, String> = form_decode(query).into_iter().collect();
+        let scopes: Vec<&str> = params
+            .get("scopes")
+            .map(|s| s.split(',').collect())
+            .unwrap_or_default();
+        let mut state = self.state();
+        let token = format!(
+            "ya29.vm-{}",
+            state.google_tokens.len() + state.cloud_tokens.len() + 1
+        );
+        if scopes.iter().any(|s| s.ends_with("/auth/cloud-platform")) {
+            state.cloud_tokens.push(token.clone());
+        }
+        if scopes
+            .iter()
+            .any(|s| s.ends_with("/auth/admin.directory.group.readonly"))
+        {
+            state.google_tokens.push(token.clone());
+        }
+        Answer::ok(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}))
+    }
+
     /// Serves `path` if it is one of the directories'; `issued` says whether
     /// the bearer token is one of the OIDC provider's access tokens.
     pub(crate) fn route(
@@ -215,6 +270,14 @@ impl Directory {
             ("POST", "/google/token") => {
                 self.google_token_requests.fetch_add(1, Ordering::SeqCst);
                 self.google_token(body)
+            }
+            ("POST", p) if p.starts_with(IAM_ACCOUNTS) => {
+                self.iam_requests.fetch_add(1, Ordering::SeqCst);
+                self.iam_credentials(
+                    &percent_decode(&p[IAM_ACCOUNTS.len()..]),
+                    authorization,
+                    body,
+                )
             }
             ("GET", "/admin/directory/v1/groups") => {
                 self.google_requests.fetch_add(1, Ordering::SeqCst);
@@ -338,6 +401,58 @@ impl Directory {
         let token = format!("ya29.{}", state.google_tokens.len() + 1);
         state.google_tokens.push(token.clone());
         Answer::ok(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}))
+    }
+
+    /// `{email}:generateAccessToken` or `{email}:signJwt`, called with a
+    /// `cloud-platform` token of the VM; only the delegated service account
+    /// may be impersonated.
+    fn iam_credentials(&self, resource: &str, authorization: Option<&str>, body: &[u8]) -> Answer {
+        let mut state = self.state();
+        if !bearer(authorization).is_some_and(|t| state.cloud_tokens.iter().any(|k| k == t)) {
+            return Answer::error(
+                StatusCode::UNAUTHORIZED,
+                "Request had invalid authentication credentials.",
+            );
+        }
+        let Some((email, method)) = resource.rsplit_once(':') else {
+            return Answer::error(StatusCode::NOT_FOUND, "no such method");
+        };
+        if email != state.google_email {
+            return Answer::error(
+                StatusCode::FORBIDDEN,
+                "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may \
+                 not exist).",
+            );
+        }
+        let request: Value = serde_json::from_slice(body).unwrap_or_default();
+        match method {
+            "generateAccessToken" => {
+                let scopes = request["scope"].as_array().cloned().unwrap_or_default();
+                if !scopes
+                    .iter()
+                    .any(|s| s.as_str().is_some_and(|s| s.ends_with("group.readonly")))
+                {
+                    return Answer::error(StatusCode::BAD_REQUEST, "scope lacks the Directory API");
+                }
+                let token = format!("ya29.sa-{}", state.google_tokens.len() + 1);
+                state.google_tokens.push(token.clone());
+                Answer::ok(json!({"accessToken": token, "expireTime": "2099-01-01T00:00:00Z"}))
+            }
+            "signJwt" => {
+                let Some(claims) = request["payload"]
+                    .as_str()
+                    .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                else {
+                    return Answer::error(StatusCode::BAD_REQUEST, "payload must be a JSON string");
+                };
+                if claims["iss"] != email {
+                    return Answer::error(StatusCode::BAD_REQUEST, "iss must be the account");
+                }
+                let key = state.google_key.clone();
+                Answer::ok(json!({"keyId": key.kid(), "signedJwt": key.sign(&claims)}))
+            }
+            _ => Answer::error(StatusCode::NOT_FOUND, "no such method"),
+        }
     }
 
     fn google_authorized(&self, authorization: Option<&str>) -> bool {

@@ -171,6 +171,9 @@ struct Grant {
 struct State {
     keys: Vec<SigningKey>,
     discovery_issuer: Option<String>,
+    /// A bearer token discovery and the JWKS require (a Kubernetes API
+    /// server's).
+    required_bearer: Option<String>,
     client: Option<(String, String)>,
     id_token_claims: Map<String, Value>,
     codes: HashMap<String, Grant>,
@@ -256,6 +259,7 @@ impl OidcProvider {
                 state: Mutex::new(State {
                     keys: vec![SigningKey::generate(Alg::RS256, "k1")],
                     discovery_issuer: None,
+                    required_bearer: None,
                     client: None,
                     id_token_claims: default_id_token_claims(),
                     codes: HashMap::new(),
@@ -402,6 +406,45 @@ impl OidcProvider {
         self.shared.state().discovery_issuer = issuer;
     }
 
+    /// Makes discovery and the JWKS answer 401 unless the request carries
+    /// `Authorization: Bearer <token>` (`None`: open again), as a
+    /// Kubernetes API server serves its service account issuer.
+    pub fn require_bearer(&self, token: Option<&str>) {
+        self.shared.state().required_bearer = token.map(str::to_string);
+    }
+
+    /// Also serves plain HTTP on another loopback port, for Google's
+    /// metadata server token endpoint (a VM reaches it without TLS);
+    /// returns its `127.0.0.1:<port>`, what `GCE_METADATA_HOST` names. It
+    /// stops with the provider.
+    ///
+    /// # Panics
+    /// If it cannot bind a loopback port.
+    pub fn serve_metadata(&self) -> String {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .expect("bind a loopback port for the metadata server");
+        let addr = listener.local_addr().expect("bound address");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let listener = {
+            let _runtime = self.runtime.enter();
+            tokio::net::TcpListener::from_std(listener).expect("a tokio listener")
+        };
+        let (stop, stop_rx) = oneshot::channel();
+        let (stopped_tx, _stopped) = mpsc::channel();
+        self.runtime.spawn(accept_loop(
+            listener,
+            None,
+            self.shared.clone(),
+            stop_rx,
+            stopped_tx,
+        ));
+        // Runs until the runtime is dropped with the provider.
+        std::mem::forget(stop);
+        addr.to_string()
+    }
+
     /// While `true`, connections are accepted and TLS completes, but no
     /// request is ever answered (a hung dependency); those held stay held
     /// until the client gives up, [`OidcProvider::stop_listening`], or drop.
@@ -492,7 +535,7 @@ impl OidcProvider {
         let (stopped_tx, stopped) = mpsc::channel();
         self.runtime.spawn(accept_loop(
             listener,
-            self.acceptor.clone(),
+            Some(self.acceptor.clone()),
             self.shared.clone(),
             stop_rx,
             stopped_tx,
@@ -589,7 +632,7 @@ fn tls_identity(port: u16) -> (String, rustls::ServerConfig) {
 /// connection before acknowledging.
 async fn accept_loop(
     listener: tokio::net::TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
     stopped: mpsc::Sender<()>,
@@ -613,18 +656,59 @@ async fn accept_loop(
     let _ = stopped.send(());
 }
 
-async fn serve_connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, shared: Arc<Shared>) {
-    let Ok(tls) = acceptor.accept(tcp).await else {
-        return;
-    };
+/// One connection: TLS with `acceptor`, else plain HTTP (the metadata
+/// server, which answers nothing else).
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+) {
+    let plain = acceptor.is_none();
     let service = hyper::service::service_fn(move |request| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(route(&shared, request).await) }
+        async move {
+            Ok::<_, Infallible>(if plain {
+                metadata(&shared, &request)
+            } else {
+                route(&shared, request).await
+            })
+        }
     });
     // hyper does HTTP/1.1 keep-alive, `Connection: close` and pipelining.
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(tls), service)
-        .await;
+    let http = hyper::server::conn::http1::Builder::new();
+    let _ = match acceptor {
+        Some(acceptor) => {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            http.serve_connection(TokioIo::new(tls), service).await
+        }
+        None => http.serve_connection(TokioIo::new(tcp), service).await,
+    };
+}
+
+/// Google's metadata server: only the default service account's token, and
+/// only for requests marked `Metadata-Flavor: Google`, as the real one.
+fn metadata(shared: &Shared, request: &Request<Incoming>) -> Reply {
+    const TOKEN: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
+    if request.uri().path() != TOKEN || request.method() != Method::GET {
+        return text(StatusCode::NOT_FOUND, "not found");
+    }
+    if request
+        .headers()
+        .get("metadata-flavor")
+        .and_then(|v| v.to_str().ok())
+        != Some("Google")
+    {
+        return text(
+            StatusCode::FORBIDDEN,
+            "Missing Metadata-Flavor:Google header.",
+        );
+    }
+    let answer = shared
+        .directory
+        .metadata_token(request.uri().query().unwrap_or_default());
+    json_reply(answer.status, &answer.body)
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -643,7 +727,15 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Reply {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let method = &parts.method;
-    let allowed: &[Method] = match parts.uri.path() {
+    let path = parts.uri.path();
+    let guarded = path == "/.well-known/openid-configuration" || path == "/keys";
+    if guarded && let Some(required) = shared.state().required_bearer.clone() {
+        let presented = authorization.and_then(|v| v.strip_prefix("Bearer "));
+        if presented != Some(required.as_str()) {
+            return text(StatusCode::UNAUTHORIZED, "Unauthorized");
+        }
+    }
+    let allowed: &[Method] = match path {
         "/.well-known/openid-configuration" if method == Method::GET => {
             shared.discovery_requests.fetch_add(1, Ordering::SeqCst);
             return json_reply(StatusCode::OK, &discovery(shared));

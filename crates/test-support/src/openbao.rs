@@ -165,8 +165,21 @@ impl OpenBao {
         binary: &Path,
         version: &str,
     ) -> String {
+        self.register_plugin_with_env(kind, name, binary, version, &[])
+    }
+
+    /// [`OpenBao::register_plugin`] with `KEY=value` pairs added to the
+    /// plugin's environment.
+    pub fn register_plugin_with_env(
+        &self,
+        kind: PluginKind,
+        name: &str,
+        binary: &Path,
+        version: &str,
+        env: &[(&str, &str)],
+    ) -> String {
         let (command, sha256) = install_plugin(&self.plugin_dir, name, binary, version);
-        self.register_in_catalog(kind, name, &command, &sha256, version)
+        self.register_in_catalog_with_env(kind, name, &command, &sha256, version, env)
             .ok();
         sha256
     }

@@ -190,7 +190,7 @@ pub async fn resolve_with(
 ) -> Result<Resolved, ResolveError> {
     let keys = match seed {
         Some(keys) => keys,
-        None => key_source(&config).await?,
+        None => key_source(&config, provider.as_ref()).await?,
     };
     let mut algorithms = config.supported_algs();
     if algorithms.is_empty() {
@@ -231,8 +231,12 @@ pub fn default_algorithms(keys: &KeySource) -> Vec<Algorithm> {
 
 /// The key source a config names, without fetching remote JWKS (they load
 /// on first use); discovery is fetched, as the issuer and JWKS URL come
-/// from it.
-pub async fn key_source(config: &Config) -> Result<KeySource, ResolveError> {
+/// from it. `provider` is the config's set-up `provider_config`, which may
+/// be the key source itself (`kubernetes`).
+pub async fn key_source(
+    config: &Config,
+    provider: Option<&CustomProvider>,
+) -> Result<KeySource, ResolveError> {
     if !config.jwt_validation_pubkeys.is_empty() {
         let keys = config
             .jwt_validation_pubkeys
@@ -269,6 +273,10 @@ pub async fn key_source(config: &Config) -> Result<KeySource, ResolveError> {
             .await
             .map_err(|e| ResolveError::KeySet(e.to_string()))?;
         return Ok(KeySource::Discovery(Arc::new(provider)));
+    }
+    if let Some(CustomProvider::Kubernetes(kubernetes)) = provider {
+        let set = kubernetes.key_set().await.map_err(ResolveError::KeySet)?;
+        return Ok(KeySource::Jwks(vec![set]));
     }
     Err(ResolveError::KeySet("unsupported config type".into()))
 }

@@ -4,6 +4,7 @@
 //! tokens cannot turn into a flood against the JWKS server. While a source
 //! is unreachable the keys already cached keep working.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ pub fn parse_jwks(body: &[u8]) -> Result<Vec<PublicKey>, String> {
 pub struct RemoteKeySet {
     url: String,
     client: Client,
+    /// A file holding a bearer token to present, read for every fetch.
+    bearer_file: Option<PathBuf>,
     keys: RwLock<Arc<Vec<PublicKey>>>,
     /// When the last fetch started, shared by refreshers: the lock also makes
     /// concurrent logins with the same new `kid` wait for one fetch.
@@ -61,8 +64,17 @@ impl RemoteKeySet {
         RemoteKeySet {
             url,
             client,
+            bearer_file: None,
             keys: RwLock::new(Arc::new(Vec::new())),
             last_fetch: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// A key set fetched with the token in `bearer_file` (`kubernetes`).
+    pub fn with_bearer_file(url: String, client: Client, bearer_file: PathBuf) -> Self {
+        RemoteKeySet {
+            bearer_file: Some(bearer_file),
+            ..RemoteKeySet::new(url, client)
         }
     }
 
@@ -79,9 +91,14 @@ impl RemoteKeySet {
     }
 
     async fn fetch_locked(&self) -> Result<usize, JwksError> {
+        let headers = self
+            .bearer_file
+            .as_deref()
+            .map(bearer_from_file)
+            .unwrap_or_default();
         let body = self
             .client
-            .get(&self.url)
+            .get_with(&self.url, &headers)
             .await
             .map_err(|source| JwksError::Fetch {
                 url: self.url.clone(),
@@ -123,6 +140,15 @@ impl RemoteKeySet {
         self.fetch_locked().await?;
         drop(last);
         Ok(verify_with(&self.snapshot(), jws))
+    }
+}
+
+/// `Authorization: Bearer <the file's token>`, or no header when the file
+/// cannot be read (the server then answers for itself).
+pub fn bearer_from_file(path: &Path) -> Vec<(&'static str, String)> {
+    match std::fs::read_to_string(path) {
+        Ok(token) => vec![("authorization", format!("Bearer {}", token.trim()))],
+        Err(_) => Vec::new(),
     }
 }
 

@@ -233,6 +233,7 @@ async fn write_config(
         !config.jwt_validation_pubkeys.is_empty(),
         !config.jwks_url.is_empty(),
         !raw_pairs.is_empty(),
+        CustomProvider::supplies_keys(&config),
     ]
     .into_iter()
     .filter(|set| *set)
@@ -242,6 +243,7 @@ async fn write_config(
 
     let mut resp = Response::default();
     let mut seed: Option<KeySource> = None;
+    let mut provider: Option<CustomProvider> = None;
     if methods != 1 {
         return Err(invalid(
             "exactly one of 'jwt_validation_pubkeys', 'jwks_url', 'jwks_pairs', \
@@ -321,6 +323,24 @@ async fn write_config(
         if sets.len() == config.jwks_pairs.len() {
             seed = Some(KeySource::Jwks(sets));
         }
+    } else if CustomProvider::supplies_keys(&config) {
+        // OpenBao answers these with a 500; they are the operator's to fix.
+        let set_up = CustomProvider::from_config(&config).map_err(|e| invalid(e.to_string()))?;
+        if let Some(CustomProvider::Kubernetes(kubernetes)) = &set_up {
+            match kubernetes.key_set().await {
+                Ok(set) => seed = Some(KeySource::Jwks(vec![set])),
+                Err(e) if !skip_validation => {
+                    tracing::error!(error = %e, "error checking kubernetes oidc discovery");
+                    return Err(invalid(format!(
+                        "error checking kubernetes oidc discovery: {e}"
+                    )));
+                }
+                Err(_) => resp
+                    .warnings
+                    .push("error checking kubernetes oidc discovery".into()),
+            }
+        }
+        provider = set_up;
     } else {
         let mut keys = Vec::new();
         for pem in &config.jwt_validation_pubkeys {
@@ -360,8 +380,11 @@ async fn write_config(
         "" | "query" | "form_post" => {}
         other => return Err(invalid(format!("invalid response_mode: {other:?}"))),
     }
-    let provider = CustomProvider::from_config(&config)
-        .map_err(|e| invalid(format!("invalid provider_config: {e}")))?;
+    let provider = match provider {
+        Some(set_up) => Some(set_up),
+        None => CustomProvider::from_config(&config)
+            .map_err(|e| invalid(format!("invalid provider_config: {e}")))?,
+    };
 
     req.storage.put_json(CONFIG_KEY, &config).await?;
     let resolved = match seed {

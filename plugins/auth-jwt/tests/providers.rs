@@ -3,15 +3,20 @@
 //! Graph (Azure's distributed groups claim), Okta's admin API and Google's
 //! token endpoint and Workspace Directory API. OpenBao's built-in `jwt`
 //! method implements `azure` too: it is mounted beside ours and must log the
-//! same user in with the same groups.
+//! same user in with the same groups. Google's metadata server and IAM
+//! Credentials API are played too, and a Kubernetes API server's discovery
+//! (OpenBao's `kubernetes` provider): those mounts run a plugin registered
+//! with the environment a Google VM or a pod would give it.
 
 mod common;
 
-use common::{callback, claims, login, openbao, start_login};
+use common::{PLUGIN, VERSION, callback, claims, login, openbao, start_login};
 use serde_json::{Value, json};
+use vault_plugin_test_support::binaries::{AUTH_JWT, release_binary};
 use vault_plugin_test_support::evidence::note_secret;
+use vault_plugin_test_support::jwt::{Alg, SigningKey};
 use vault_plugin_test_support::oidc::OidcProvider;
-use vault_plugin_test_support::openbao::{ApiResponse, OpenBao};
+use vault_plugin_test_support::openbao::{ApiResponse, OpenBao, PluginKind};
 
 const CLIENT_ID: &str = "vault-client";
 const CLIENT_SECRET: &str = "s3cret-client-password";
@@ -294,9 +299,13 @@ fn provider_config_is_validated_with_the_reference_texts() {
              parsing service account JSON:",
         ),
         (
-            json!({"provider": "gsuite", "impersonate_principal": "sa@p.iam.gserviceaccount.com"}),
-            "invalid provider_config: error initializing \"gsuite\" provider_config: failed to \
-             impersonate principal:",
+            json!({
+                "provider": "gsuite",
+                "impersonate_principal": "sa@p.iam.gserviceaccount.com",
+                "iam_credentials_api_url": "http://iam.example",
+            }),
+            "invalid provider_config: error initializing \"gsuite\" provider_config: \
+             iam_credentials_api_url must use https",
         ),
         (
             json!({"provider": "nope"}),
@@ -406,4 +415,210 @@ fn gsuite_groups_and_custom_schemas_come_from_the_directory_api() {
             .is_none()
     );
     assert!(!config.body.to_string().contains("PRIVATE KEY"));
+}
+
+/// Mounts ours at `auth/<mount>` from a plugin registered (as `<PLUGIN>-<mount>`)
+/// with `env` in its environment.
+fn mount_with_env(bao: &OpenBao, mount: &str, env: &[(&str, &str)]) {
+    let name = format!("{PLUGIN}-{mount}");
+    bao.register_plugin_with_env(
+        PluginKind::Auth,
+        &name,
+        &release_binary(AUTH_JWT),
+        VERSION,
+        env,
+    );
+    bao.enable_auth(mount, &name, VERSION).ok();
+}
+
+#[test]
+fn gsuite_without_a_key_uses_the_metadata_server_and_impersonation() {
+    let idp = OidcProvider::start();
+    let metadata = idp.serve_metadata();
+    let bao = openbao(false);
+    mount_with_env(&bao, "gce", &[("GCE_METADATA_HOST", &metadata)]);
+    let directory = idp.directory();
+    let delegated = "vault-groups@project.iam.gserviceaccount.com";
+    directory.add_google_membership("ada@example.com", &["g1@example.com", "g2@example.com"]);
+    external_groups(&bao, &["gce"], &["g1@example.com", "g2@example.com"]);
+    let jwt = user_token(&idp, json!({"email": "ada@example.com"}));
+    let provider = |extra: Value| {
+        let mut p = json!({
+            "provider": "gsuite",
+            "fetch_groups": true,
+            "directory_api_url": idp.issuer(),
+            "iam_credentials_api_url": idp.issuer(),
+            "oauth2_token_url": format!("{}/google/token", idp.issuer()),
+        });
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            p[k] = v;
+        }
+        p
+    };
+    let counts = || {
+        (
+            directory.metadata_requests(),
+            directory.iam_requests(),
+            directory.google_token_requests(),
+        )
+    };
+
+    // Domain-wide delegation without a key: the VM's token has the IAM
+    // Credentials API sign the assertion for the admin, which the token
+    // endpoint exchanges (it checks the signature, issuer and subject).
+    directory.set_google_admin("admin@example.com");
+    configure(
+        &bao,
+        &idp,
+        &["gce"],
+        provider(json!({
+            "impersonate_principal": delegated,
+            "gsuite_admin_impersonate": "admin@example.com",
+        })),
+    );
+    let resp = login(&bao, "gce", "api", &jwt).ok();
+    assert_eq!(group_names(&resp), ["g1@example.com", "g2@example.com"]);
+    assert_eq!(counts(), (1, 1, 1), "metadata, signJwt, exchange");
+    // The token is kept: no call for the next login.
+    login(&bao, "gce", "api", &jwt).ok();
+    assert_eq!(counts(), (1, 1, 1));
+
+    // Without an admin to act for: the account's own token
+    // (generateAccessToken), no exchange.
+    directory.set_google_admin("");
+    configure(
+        &bao,
+        &idp,
+        &["gce"],
+        provider(json!({"impersonate_principal": delegated})),
+    );
+    let resp = login(&bao, "gce", "api", &jwt).ok();
+    assert_eq!(group_names(&resp), ["g1@example.com", "g2@example.com"]);
+    assert_eq!(counts(), (2, 2, 1));
+
+    // Neither key nor impersonation: the VM's own token, for the
+    // Directory API's scopes.
+    configure(&bao, &idp, &["gce"], provider(json!({})));
+    let resp = login(&bao, "gce", "api", &jwt).ok();
+    assert_eq!(group_names(&resp), ["g1@example.com", "g2@example.com"]);
+    assert_eq!(counts(), (3, 2, 1));
+
+    // An account the VM may not act as: the API's refusal, at login.
+    configure(
+        &bao,
+        &idp,
+        &["gce"],
+        provider(json!({"impersonate_principal": "other@project.iam.gserviceaccount.com"})),
+    );
+    let resp = login(&bao, "gce", "api", &jwt);
+    assert_eq!(resp.status, 400);
+    assert!(
+        resp.errors()
+            .starts_with("failed to fetch groups: impersonate: unable to generate access token: ")
+            && resp.errors().contains("iam.serviceAccounts.getAccessToken"),
+        "{}",
+        resp.errors()
+    );
+}
+
+#[test]
+fn kubernetes_provider_finds_the_keys_through_the_api_server() {
+    const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+    const SUBJECT: &str = "system:serviceaccount:apps:web";
+    let idp = OidcProvider::start();
+    // The API server serves its issuer only to a pod's token, and names an
+    // issuer other than the address the pod reaches it at.
+    idp.require_bearer(Some("pod-token-1"));
+    idp.set_discovery_issuer(Some(ISSUER.into()));
+    let pod = tempfile::tempdir().expect("temp dir");
+    std::fs::write(pod.path().join("token"), "pod-token-1\n").expect("token file");
+    std::fs::write(pod.path().join("ca.crt"), idp.ca_pem()).expect("CA file");
+    note_secret("kubernetes service account token", "pod-token-1");
+    note_secret("kubernetes service account token", "pod-token-2");
+
+    let bao = openbao(false);
+    let port = idp.port().to_string();
+    let dir = pod.path().to_string_lossy().to_string();
+    mount_with_env(
+        &bao,
+        "k8s",
+        &[
+            ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+            ("KUBERNETES_SERVICE_PORT", &port),
+            ("VAULT_AUTH_JWT_K8S_SERVICE_ACCOUNT_DIR", &dir),
+        ],
+    );
+    let config = json!({"provider_config": {"provider": "kubernetes"}, "bound_issuer": ISSUER});
+    bao.write("auth/k8s/config", config.clone()).ok();
+    bao.write(
+        "auth/k8s/role/web",
+        json!({
+            "role_type": "jwt",
+            "user_claim": "sub",
+            "bound_audiences": ["vault"],
+            "bound_subject": SUBJECT,
+            "token_policies": "web",
+        }),
+    )
+    .ok();
+    let sa_token = |key: &SigningKey, iss: &str| {
+        key.sign(&claims(json!({"iss": iss, "aud": "vault", "sub": SUBJECT})))
+    };
+
+    let resp = login(&bao, "k8s", "web", &sa_token(&idp.key(), ISSUER)).ok();
+    assert_eq!(resp.body["auth"]["metadata"]["role"], "web");
+    assert_eq!(
+        resp.body["auth"]["token_policies"],
+        json!(["default", "web"])
+    );
+    // bound_issuer pins the issuer the discovery could not.
+    let resp = login(&bao, "k8s", "web", &sa_token(&idp.key(), &idp.issuer()));
+    assert_eq!(resp.status, 400, "{}", resp.body);
+
+    // The kubelet rotates the pod's token and the cluster its keys: a token
+    // signed by the new key makes the plugin fetch the keys again, with the
+    // token now in the file.
+    std::fs::write(pod.path().join("token"), "pod-token-2").expect("token file");
+    idp.require_bearer(Some("pod-token-2"));
+    let rotated = SigningKey::generate(Alg::RS256, "k2");
+    idp.set_keys(vec![rotated.clone()]);
+    // Unknown kids refetch at most every 5 s (the first login fetched).
+    std::thread::sleep(std::time::Duration::from_millis(5100));
+    let jwks = idp.jwks_requests();
+    let resp = login(&bao, "k8s", "web", &sa_token(&rotated, ISSUER)).ok();
+    assert_eq!(resp.body["auth"]["metadata"]["role"], "web");
+    assert!(idp.jwks_requests() > jwks);
+
+    // OpenBao's refusals, as 400s (OpenBao answers 500), storing nothing.
+    let stored = bao.read("auth/k8s/config").ok().body["data"].clone();
+    let mut with_ca = config.clone();
+    with_ca["jwks_ca_pem"] = json!(idp.ca_pem());
+    let resp = bao.write("auth/k8s/config", with_ca);
+    assert_eq!(resp.status, 400);
+    assert_eq!(
+        resp.errors(),
+        "error initializing \"kubernetes\" provider_config: jwks_ca_pem must not be set when \
+         using the kubernetes provider"
+    );
+    let mut with_url = config.clone();
+    with_url["jwks_url"] = json!(idp.jwks_url());
+    let resp = bao.write("auth/k8s/config", with_url);
+    assert_eq!(resp.status, 400);
+    assert!(
+        resp.errors().starts_with("exactly one of"),
+        "{}",
+        resp.errors()
+    );
+    // The API server refusing the pod's token is reported when the config
+    // is written.
+    idp.require_bearer(Some("someone-else"));
+    let resp = bao.write("auth/k8s/config", config.clone());
+    assert_eq!(resp.status, 400);
+    assert!(
+        resp.errors()
+            .starts_with("error checking kubernetes oidc discovery: 401 Unauthorized"),
+        "{}",
+        resp.errors()
+    );
+    assert_eq!(bao.read("auth/k8s/config").ok().body["data"], stored);
 }

@@ -2,10 +2,14 @@
 //! login can use them. Some send the groups as one string (`secureauth`,
 //! `ibmisam`); some leave groups out of large tokens and serve them from an
 //! API (`azure`, `okta`, `gsuite`), which also serves `gsuite`'s custom user
-//! attributes. The names, keys and error texts are the reference's.
+//! attributes. OpenBao's `kubernetes` is a key source of its own: the
+//! cluster's API server. The names, keys and error texts are the
+//! reference's (OpenBao's for `kubernetes`).
 
 mod azure;
+mod google_credentials;
 mod gsuite;
+mod kubernetes;
 mod okta;
 
 use serde_json::{Map, Value};
@@ -14,6 +18,7 @@ use crate::config::{Config, client};
 use crate::role::Role;
 
 pub use gsuite::GSuite;
+pub use kubernetes::{Kubernetes, SERVICE_ACCOUNT_DIR_VAR};
 pub use okta::Okta;
 
 /// A configured provider, ready for logins.
@@ -22,7 +27,8 @@ pub enum CustomProvider {
     IbmIsam,
     Azure(azure::Azure),
     Okta(Okta),
-    GSuite(GSuite),
+    GSuite(Box<GSuite>),
+    Kubernetes(Kubernetes),
 }
 
 /// Why `provider_config` cannot be used; `Display` is the reference's text.
@@ -59,11 +65,20 @@ impl CustomProvider {
             "okta" => {
                 CustomProvider::Okta(Okta::new(&settings, config, http()?).map_err(initialize)?)
             }
-            "gsuite" => {
-                CustomProvider::GSuite(GSuite::new(&settings, http()?).map_err(initialize)?)
-            }
+            "gsuite" => CustomProvider::GSuite(Box::new(
+                GSuite::new(&settings, http()?).map_err(initialize)?,
+            )),
+            "kubernetes" => CustomProvider::Kubernetes(
+                Kubernetes::new(config, &kubernetes::Environment::PROCESS).map_err(initialize)?,
+            ),
             _ => return Err(ProviderError::Unknown(name.clone())),
         }))
+    }
+
+    /// Whether `config` names a provider that is itself the source of the
+    /// signing keys (`kubernetes`), in place of the key fields.
+    pub fn supplies_keys(config: &Config) -> bool {
+        config.provider_config.get("provider") == Some(&Value::from("kubernetes"))
     }
 
     /// The `provider_config` keys a config read leaves out, by provider name.
@@ -115,6 +130,7 @@ impl CustomProvider {
             // Their one-string claims are split before the identity is taken
             // (`groups_separator`).
             CustomProvider::SecureAuth | CustomProvider::IbmIsam => return Ok(()),
+            CustomProvider::Kubernetes(_) => return Ok(()),
         };
         crate::claims::set_claim(claims, &role.groups_claim, groups);
         Ok(())
