@@ -2,7 +2,8 @@
 //! CPU cost on one core beside aws-lc's bare RS256 verify, and logins per
 //! second through OpenBao beside OpenBao's built-in Go `jwt` method with the
 //! same config and role (a static key, then a JWKS URL), at 16 and 64
-//! concurrent clients.
+//! concurrent clients; and the plugin-login floor (`bench_floor`) beside
+//! the built-in, which bounds what any plugin could reach.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,6 +16,7 @@ use vault_plugin_test_support::oidc::OidcProvider;
 use vault_plugin_test_support::openbao::{ApiResponse, OpenBao, PluginKind};
 
 use crate::bench::{Row, ms, percentile};
+use crate::bench_floor;
 use crate::load::{self, OnError, Run};
 use crate::plugins::{self, PluginBinary};
 
@@ -148,6 +150,14 @@ fn through_openbao(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
         )?,
     ];
 
+    // The floor logs in as many distinct users as there are tokens, so
+    // OpenBao keeps as many entities.
+    let floor_users: Vec<(String, String)> = (0..TOKENS)
+        .map(|i| (format!("user-{i}"), format!("password-{i}")))
+        .collect();
+    bench_floor::mount(&bao, &floor_users)?;
+    bench_floor::password_logins(bao.addr(), bench_floor::MOUNT, &floor_users, 2 * TOKENS, 16)?;
+
     let mut rows = Vec::new();
     for s in &setups {
         // Every token once on each mount (entities, the JWKS fetch, the
@@ -180,6 +190,32 @@ fn through_openbao(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
                 ratio: crate::bench::ratio(p_ours, p_theirs),
             });
         }
+    }
+    // What the goal asks of any plugin: the floor against the built-in.
+    let theirs = &setups[0];
+    for concurrency in CONCURRENCY {
+        let (floor, builtin) = interleaved(
+            logins,
+            |n| {
+                bench_floor::password_logins(
+                    bao.addr(),
+                    bench_floor::MOUNT,
+                    &floor_users,
+                    n,
+                    concurrency,
+                )
+            },
+            |n| run_logins(bao.addr(), &theirs.theirs, &theirs.bodies, n, concurrency),
+        )?;
+        rows.push(Row {
+            what: format!(
+                "logins/s via OpenBao, {concurrency} concurrent: the plugin-login floor (the SDK's userpass example: a cached user, no storage call, no JWT) (vs built-in jwt, {}): the most any plugin login could reach",
+                theirs.name
+            ),
+            ours: per_sec(floor.rate()),
+            comparison: per_sec(builtin.rate()),
+            ratio: format!("{:.2}x", floor.rate() / builtin.rate()),
+        });
     }
     Ok(rows)
 }
@@ -262,22 +298,34 @@ fn measure(
     logins: usize,
     concurrency: usize,
 ) -> anyhow::Result<(Tally, Tally)> {
-    let (mut ours, mut theirs) = (Tally::default(), Tally::default());
+    interleaved(
+        logins,
+        |n| run_logins(addr, &s.ours, &s.bodies, n, concurrency),
+        |n| run_logins(addr, &s.theirs, &s.bodies, n, concurrency),
+    )
+}
+
+/// `logins` of each contender, in two halves taken in turn (a, b, b, a).
+fn interleaved(
+    logins: usize,
+    a: impl Fn(usize) -> anyhow::Result<Run>,
+    b: impl Fn(usize) -> anyhow::Result<Run>,
+) -> anyhow::Result<(Tally, Tally)> {
+    let (mut first, mut second) = (Tally::default(), Tally::default());
     let half = logins / 2;
-    for ours_first in [true, false] {
-        for is_ours in [ours_first, !ours_first] {
-            let (mount, tally) = if is_ours {
-                (&s.ours, &mut ours)
+    for a_first in [true, false] {
+        for is_a in [a_first, !a_first] {
+            let (run, tally) = if is_a {
+                (a(half)?, &mut first)
             } else {
-                (&s.theirs, &mut theirs)
+                (b(half)?, &mut second)
             };
-            let run = run_logins(addr, mount, &s.bodies, half, concurrency)?;
             tally.logins += half;
             tally.elapsed += run.elapsed;
             tally.latencies.extend(run.latencies);
         }
     }
-    Ok((ours, theirs))
+    Ok((first, second))
 }
 
 /// `total` logins at `auth/<mount>/login` from `concurrency` threads, each

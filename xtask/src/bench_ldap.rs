@@ -6,6 +6,11 @@
 //! ldaps://; and the ceiling: the same LDAP operations done directly by
 //! ldap3 on pooled connections, without OpenBao.
 //!
+//! A fourth contender bounds what any plugin login can reach here: the
+//! SDK's userpass example through the same OpenBao (a cached user and a
+//! password comparison, no LDAP). Pooling can make an LDAP login no faster
+//! than that, so `floor / per-login` is the most pooling could gain.
+//!
 //! Each contender's rows say how many connections slapd accepted during
 //! the measured logins, so a pooled figure that dialled is visible. Through
 //! OpenBao most of a login's CPU is OpenBao's own (the request, the token,
@@ -24,8 +29,8 @@ use vault_plugin_test_support::openbao::{OpenBao, PluginKind};
 use vault_plugin_test_support::slapd::{self, Slapd};
 
 use crate::bench::{Row, ms, percentile};
+use crate::bench_floor;
 use crate::bench_jwt::{check, version_of};
-use crate::load::{self, OnError};
 use crate::plugins::{self, PluginBinary};
 
 const CONCURRENCY: usize = 16;
@@ -59,6 +64,7 @@ pub fn rows(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
     let ldap = Slapd::start();
     let bao = OpenBao::start_with(bao_bin);
     bao.register_plugin(PluginKind::Auth, PLUGIN, &binary, &version);
+    bench_floor::mount(&bao, &users())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,23 +89,30 @@ pub fn rows(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
 
         // Warm-up: every user on each mount (entities, the pool), and the
         // direct client's connections.
-        for mount in [&pooled, &fresh] {
+        for mount in [&pooled, &fresh, bench_floor::MOUNT] {
             run_logins(bao.addr(), mount, 4 * CONCURRENCY)?;
         }
         runtime.block_on(direct.run(4 * CONCURRENCY))?;
 
-        // Two halves in turn (pooled, fresh, direct, direct, fresh, pooled)
-        // so drift on a busy machine falls on all three.
-        let (mut p, mut f, mut d) = (Tally::default(), Tally::default(), Tally::default());
+        // Two halves in turn (pooled, fresh, direct, floor, then back) so
+        // drift on a busy machine falls on all four.
+        let mut p = Tally::default();
+        let mut f = Tally::default();
+        let mut d = Tally::default();
+        let mut floor = Tally::default();
         let half = logins / 2;
         for forward in [true, false] {
-            let order: [u8; 3] = if forward { [0, 1, 2] } else { [2, 1, 0] };
+            let order: [u8; 4] = if forward { [0, 1, 2, 3] } else { [3, 2, 1, 0] };
             for which in order {
                 let accepted = ldap.accepted_connections();
                 let (tally, run) = match which {
                     0 => (&mut p, run_logins(bao.addr(), &pooled, half)?),
                     1 => (&mut f, run_logins(bao.addr(), &fresh, half)?),
-                    _ => (&mut d, runtime.block_on(direct.run(half))?),
+                    2 => (&mut d, runtime.block_on(direct.run(half))?),
+                    _ => (
+                        &mut floor,
+                        run_logins(bao.addr(), bench_floor::MOUNT, half)?,
+                    ),
                 };
                 tally.add(run);
                 tally.dials += ldap.accepted_connections() - accepted;
@@ -122,6 +135,22 @@ pub fn rows(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
             ours: per_sec(p.rate()),
             comparison: per_sec(d.rate()),
             ratio: format!("{:.2}x", p.rate() / d.rate()),
+        });
+        rows.push(Row {
+            what: format!(
+                "LDAP logins/s, {scheme}: pooled via OpenBao (vs the plugin-login floor: the SDK's userpass example via the same OpenBao, no LDAP)"
+            ),
+            ours: per_sec(p.rate()),
+            comparison: per_sec(floor.rate()),
+            ratio: format!("{:.2}x", p.rate() / floor.rate()),
+        });
+        rows.push(Row {
+            what: format!(
+                "LDAP logins/s, {scheme}: the plugin-login floor (vs a connection per login): the most pooling could gain"
+            ),
+            ours: per_sec(floor.rate()),
+            comparison: per_sec(f.rate()),
+            ratio: format!("{:.2}x", floor.rate() / f.rate()),
         });
         let (p50, p99) = p.p50_p99();
         for (name, other) in [("a connection per login", &f), ("ldap3 directly", &d)] {
@@ -198,23 +227,18 @@ impl Tally {
     }
 }
 
+/// [`USERS`] as the floor and the load generator take them.
+fn users() -> Vec<(String, String)> {
+    USERS
+        .iter()
+        .map(|(u, p)| (u.to_string(), p.to_string()))
+        .collect()
+}
+
 /// `total` logins at `auth/<mount>/login/<user>` from [`CONCURRENCY`]
 /// threads, each with its own keep-alive HTTP connection.
 fn run_logins(addr: &str, mount: &str, total: usize) -> anyhow::Result<Tally> {
-    let urls: Vec<(String, String)> = USERS
-        .iter()
-        .map(|(user, password)| {
-            (
-                format!("{addr}/v1/auth/{mount}/login/{user}"),
-                json!({ "password": password }).to_string(),
-            )
-        })
-        .collect();
-    let run = load::run(total, CONCURRENCY, OnError::Stop, |agent, i| {
-        let (url, body) = &urls[i % urls.len()];
-        load::call(agent, "POST", url, Some(body), None).map(drop)
-    })
-    .clean()?;
+    let run = bench_floor::password_logins(addr, mount, &users(), total, CONCURRENCY)?;
     Ok(Tally {
         logins: run.ops,
         elapsed: run.elapsed,

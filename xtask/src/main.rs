@@ -3,6 +3,7 @@
 mod args;
 mod bench;
 mod bench_aws;
+mod bench_floor;
 mod bench_jwt;
 mod bench_ldap;
 mod dev;

@@ -5,8 +5,16 @@
 //! Paths: `users/<name>` (create, update, read, delete: `password`, the
 //! `token_*` fields and their deprecated names), `users/` (list),
 //! `login/<name>` (update: `password`).
+//!
+//! Logins read users through a cache, the pattern for anything a plugin
+//! reads on every request: writes and deletes here drop their entry, and
+//! the host's `InvalidateKey` drops the entries another node's writes
+//! changed (a replicated cluster). A warm login then makes no storage call.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,7 +25,48 @@ use vault_plugin_sdk::framework::{
 };
 use vault_plugin_sdk::logical::{Alias, Auth, Error, Request, Response};
 
-struct Userpass;
+/// The users logins have read, by storage key.
+#[derive(Default)]
+struct Userpass {
+    users: RwLock<HashMap<String, Arc<User>>>,
+    /// Bumped by every forget, so a read that raced a write is not cached.
+    forgets: AtomicU64,
+}
+
+impl Userpass {
+    /// The user stored at `key`, from the cache when it holds it.
+    async fn user(&self, req: &Request, key: &str) -> Result<Option<Arc<User>>, Error> {
+        if let Some(user) = self.cached().get(key) {
+            return Ok(Some(user.clone()));
+        }
+        let forgets = self.forgets.load(Ordering::Acquire);
+        let Some(user) = req.storage.get_json::<User>(key).await? else {
+            return Ok(None);
+        };
+        let user = Arc::new(user);
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        // A write meanwhile may have stored something newer than this read.
+        if self.forgets.load(Ordering::Acquire) == forgets {
+            users.insert(key.to_string(), user.clone());
+        }
+        Ok(Some(user))
+    }
+
+    fn cached(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<User>>> {
+        self.users.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn forget(&self, key: &str) {
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        users.remove(key);
+        self.forgets.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Another node changed `key` (or it was rolled back): read it again.
+async fn invalidate(backend: &Userpass, key: &str) {
+    backend.forget(key);
+}
 
 #[derive(Serialize, Deserialize, Default)]
 struct User {
@@ -36,7 +85,7 @@ async fn user_exists(_: &Userpass, req: &Request, data: &FieldData) -> Result<bo
 }
 
 async fn write_user(
-    _: &Userpass,
+    backend: &Userpass,
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
@@ -54,6 +103,7 @@ async fn write_user(
     }
     user.token.parse(data)?;
     req.storage.put_json(&user_key(&name), &user).await?;
+    backend.forget(&user_key(&name));
     Ok(None)
 }
 
@@ -72,12 +122,13 @@ async fn read_user(
 }
 
 async fn delete_user(
-    _: &Userpass,
+    backend: &Userpass,
     req: &Request,
     data: &FieldData,
 ) -> Result<Option<Response>, Error> {
     let name: String = data.get("name")?;
     req.storage.delete(&user_key(&name)).await?;
+    backend.forget(&user_key(&name));
     Ok(None)
 }
 
@@ -86,13 +137,17 @@ async fn list_users(_: &Userpass, req: &Request, _: &FieldData) -> Result<Option
     Ok(Some(Response::with_data(json!({ "keys": keys }))))
 }
 
-async fn login(_: &Userpass, req: &Request, data: &FieldData) -> Result<Option<Response>, Error> {
+async fn login(
+    backend: &Userpass,
+    req: &Request,
+    data: &FieldData,
+) -> Result<Option<Response>, Error> {
     let name: String = data.get("name")?;
     let password: String = data.get("password")?;
     if password.is_empty() {
         return Err(Error::invalid("missing password"));
     }
-    let user: Option<User> = req.storage.get_json(&user_key(&name)).await?;
+    let user = backend.user(req, &user_key(&name)).await?;
     let Some(user) = user.filter(|u| constant_time_eq(u.password.as_bytes(), password.as_bytes()))
     else {
         return Err(Error::invalid("invalid username or password"));
@@ -184,7 +239,7 @@ fn main() -> ExitCode {
             version: env!("CARGO_PKG_VERSION"),
         },
         factory(|_config| async {
-            Ok(Framework::new(BackendType::Auth, Userpass)
+            Ok(Framework::new(BackendType::Auth, Userpass::default())
                 .help("Log in with a user name and password.")
                 .special_paths(SpecialPaths {
                     unauthenticated: vec!["login/*".into()],
@@ -192,6 +247,7 @@ fn main() -> ExitCode {
                 })
                 .paths(paths())
                 .auth_renew(renew)
+                .invalidate(invalidate)
                 .build()?)
         }),
     )

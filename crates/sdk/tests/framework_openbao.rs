@@ -345,6 +345,17 @@ fn logins_refuse_wrong_and_empty_passwords_and_bad_token_settings() {
         login(&bao, "bob", "right").ok().body["auth"]["lease_duration"],
         90
     );
+    // Logins read users through a cache: a new password and a deletion
+    // take effect at once.
+    bao.write("auth/up/users/bob", json!({"password": "new"}))
+        .ok();
+    assert_eq!(login(&bao, "bob", "right").status, 400);
+    login(&bao, "bob", "new").ok();
+    bao.delete("auth/up/users/bob").ok();
+    assert_eq!(
+        login(&bao, "bob", "new").errors(),
+        "invalid username or password"
+    );
 }
 
 #[test]
