@@ -274,6 +274,28 @@ impl Impersonation {
         )
     }
 
+    /// POSTs `request` to the principal's `method` as `base`, and returns
+    /// the answer's `field` (empty when it is missing).
+    async fn call(
+        &self,
+        http: &Client,
+        method: &str,
+        request: Value,
+        base: &str,
+        field: &str,
+    ) -> Result<String, String> {
+        let body = http
+            .post_json(
+                &self.endpoint(method),
+                &request.to_string(),
+                &[("authorization", format!("Bearer {base}"))],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let answer: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        Ok(answer[field].as_str().unwrap_or_default().to_string())
+    }
+
     /// The principal's own token (`generateAccessToken`).
     async fn access_token(&self, http: &Client, base: &str) -> Result<AccessToken, String> {
         let request = json!({
@@ -281,27 +303,13 @@ impl Impersonation {
             "scope": DIRECTORY_SCOPES,
             "lifetime": format!("{}s", LIFETIME.as_secs()),
         });
-        let body = http
-            .post_json(
-                &self.endpoint("generateAccessToken"),
-                &request.to_string(),
-                &[("authorization", format!("Bearer {base}"))],
-            )
+        let token = self
+            .call(http, "generateAccessToken", request, base, "accessToken")
             .await
+            .and_then(|t| non_empty(t, "accessToken"))
             .map_err(|e| format!("impersonate: unable to generate access token: {e}"))?;
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Answer {
-            #[serde(default)]
-            access_token: String,
-        }
-        let answer: Answer = serde_json::from_slice(&body)
-            .map_err(|e| format!("impersonate: unable to parse response: {e}"))?;
-        if answer.access_token.is_empty() {
-            return Err("impersonate: response missing accessToken".into());
-        }
         Ok(AccessToken {
-            token: answer.access_token,
+            token,
             lifetime: LIFETIME,
         })
     }
@@ -318,28 +326,22 @@ impl Impersonation {
         let mut claims = assertion_claims(&self.principal, DIRECTORY_SCOPES, &self.token_url);
         claims["sub"] = Value::from(subject);
         let request = json!({"delegates": [], "payload": claims.to_string()});
-        let body = http
-            .post_json(
-                &self.endpoint("signJwt"),
-                &request.to_string(),
-                &[("authorization", format!("Bearer {base}"))],
-            )
+        let assertion = self
+            .call(http, "signJwt", request, base, "signedJwt")
             .await
+            .and_then(|t| non_empty(t, "signedJwt"))
             .map_err(|e| format!("impersonate: unable to sign JWT: {e}"))?;
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Answer {
-            #[serde(default)]
-            signed_jwt: String,
-        }
-        let answer: Answer = serde_json::from_slice(&body)
-            .map_err(|e| format!("impersonate: unable to sign JWT: {e}"))?;
-        if answer.signed_jwt.is_empty() {
-            return Err("impersonate: unable to sign JWT: response missing signedJwt".into());
-        }
-        exchange_assertion(http, &self.token_url, &answer.signed_jwt)
+        exchange_assertion(http, &self.token_url, &assertion)
             .await
             .map_err(|e| format!("impersonate: unable to exchange token: {e}"))
+    }
+}
+
+fn non_empty(value: String, field: &str) -> Result<String, String> {
+    if value.is_empty() {
+        Err(format!("response missing {field}"))
+    } else {
+        Ok(value)
     }
 }
 
