@@ -586,4 +586,17 @@ fn provider_group_strings_split_as_the_builtin_splits_them() {
             }),
         ),
     );
+    // OpenBao's `kubernetes` provider refusing a key field: the same text,
+    // but a 400 from ours where the built-in answers 500 (README).
+    let k8s = write(
+        &bao,
+        "config",
+        json!({"provider_config": {"provider": "kubernetes"}, "jwks_ca_pem": "x"}),
+    );
+    let (ours, theirs) = (k8s("ours"), k8s("theirs"));
+    let text = "error initializing \"kubernetes\" provider_config: jwks_ca_pem must not be set \
+                when using the kubernetes provider";
+    assert_eq!((ours.status, ours.errors().as_str()), (400, text));
+    assert_eq!(theirs.status, 500, "{}", theirs.body);
+    assert!(theirs.errors().contains(text), "{}", theirs.body);
 }

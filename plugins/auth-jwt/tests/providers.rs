@@ -621,4 +621,17 @@ fn kubernetes_provider_finds_the_keys_through_the_api_server() {
         resp.errors()
     );
     assert_eq!(bao.read("auth/k8s/config").ok().body["data"], stored);
+
+    // A relaunched plugin sets the provider up again from the stored
+    // config: discovery with the pod's current token, then the keys.
+    idp.require_bearer(Some("pod-token-2"));
+    let discoveries = idp.discovery_requests();
+    bao.write(
+        "sys/plugins/reload/backend",
+        json!({"plugin": format!("{PLUGIN}-k8s")}),
+    )
+    .ok();
+    let resp = login(&bao, "k8s", "web", &sa_token(&rotated, ISSUER)).ok();
+    assert_eq!(resp.body["auth"]["metadata"]["role"], "web");
+    assert!(idp.discovery_requests() > discoveries);
 }
