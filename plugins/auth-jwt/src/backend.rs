@@ -194,7 +194,7 @@ pub async fn resolve_with(
     };
     let mut algorithms = config.supported_algs();
     if algorithms.is_empty() {
-        algorithms = default_algorithms(&keys);
+        algorithms = default_algorithms(&keys, provider.as_ref());
     }
     let issuer = if !config.bound_issuer.is_empty() {
         config.bound_issuer.clone()
@@ -212,9 +212,16 @@ pub async fn resolve_with(
     })
 }
 
-/// With `jwt_supported_algs` unset: what a discovered provider says it
-/// signs ID tokens with, else RS256 (the field's documented default).
-pub fn default_algorithms(keys: &KeySource) -> Vec<Algorithm> {
+/// With `jwt_supported_algs` unset: what a discovered provider (or a
+/// `kubernetes` API server) says it signs tokens with, else RS256 (the
+/// field's documented default).
+pub fn default_algorithms(keys: &KeySource, provider: Option<&CustomProvider>) -> Vec<Algorithm> {
+    if let Some(CustomProvider::Kubernetes(kubernetes)) = provider {
+        let advertised = kubernetes.advertised_algorithms();
+        if !advertised.is_empty() {
+            return advertised;
+        }
+    }
     if let KeySource::Discovery(provider) = keys {
         let advertised: Vec<Algorithm> = provider
             .metadata

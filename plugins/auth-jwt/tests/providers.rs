@@ -526,6 +526,10 @@ fn kubernetes_provider_finds_the_keys_through_the_api_server() {
     const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
     const SUBJECT: &str = "system:serviceaccount:apps:web";
     let idp = OidcProvider::start();
+    // This cluster signs with an ES256 key: the discovery says so, and no
+    // `jwt_supported_algs` is needed.
+    let cluster_key = SigningKey::generate(Alg::ES256, "k1");
+    idp.set_keys(vec![cluster_key.clone()]);
     // The API server serves its issuer only to a pod's token, and names an
     // issuer other than the address the pod reaches it at.
     idp.require_bearer(Some("pod-token-1"));
@@ -565,14 +569,14 @@ fn kubernetes_provider_finds_the_keys_through_the_api_server() {
         key.sign(&claims(json!({"iss": iss, "aud": "vault", "sub": SUBJECT})))
     };
 
-    let resp = login(&bao, "k8s", "web", &sa_token(&idp.key(), ISSUER)).ok();
+    let resp = login(&bao, "k8s", "web", &sa_token(&cluster_key, ISSUER)).ok();
     assert_eq!(resp.body["auth"]["metadata"]["role"], "web");
     assert_eq!(
         resp.body["auth"]["token_policies"],
         json!(["default", "web"])
     );
     // bound_issuer pins the issuer the discovery could not.
-    let resp = login(&bao, "k8s", "web", &sa_token(&idp.key(), &idp.issuer()));
+    let resp = login(&bao, "k8s", "web", &sa_token(&cluster_key, &idp.issuer()));
     assert_eq!(resp.status, 400, "{}", resp.body);
 
     // The kubelet rotates the pod's token and the cluster its keys: a token
@@ -580,7 +584,7 @@ fn kubernetes_provider_finds_the_keys_through_the_api_server() {
     // token now in the file.
     std::fs::write(pod.path().join("token"), "pod-token-2").expect("token file");
     idp.require_bearer(Some("pod-token-2"));
-    let rotated = SigningKey::generate(Alg::RS256, "k2");
+    let rotated = SigningKey::generate(Alg::ES256, "k2");
     idp.set_keys(vec![rotated.clone()]);
     // Unknown kids refetch at most every 5 s (the first login fetched).
     std::thread::sleep(std::time::Duration::from_millis(5100));

@@ -12,11 +12,13 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 
 use serde::Deserialize;
 
 use crate::config::Config;
 use crate::http::{Client, HttpError};
+use crate::jose::Algorithm;
 use crate::jwks::{RemoteKeySet, bearer_from_file};
 
 /// Where the kubelet mounts the pod's service account.
@@ -42,6 +44,8 @@ pub struct Kubernetes {
     api_server: String,
     token_path: PathBuf,
     http: Client,
+    /// What the last discovery said tokens are signed with.
+    advertised: Mutex<Vec<Algorithm>>,
 }
 
 impl Kubernetes {
@@ -95,6 +99,7 @@ impl Kubernetes {
             api_server: format!("https://{host}:{port}"),
             token_path,
             http,
+            advertised: Mutex::new(Vec::new()),
         })
     }
 
@@ -117,16 +122,35 @@ impl Kubernetes {
         struct Discovery {
             #[serde(default)]
             jwks_uri: String,
+            #[serde(default)]
+            id_token_signing_alg_values_supported: Vec<String>,
         }
         let discovery: Discovery = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
         if discovery.jwks_uri.is_empty() {
             return Err("jwks_uri not found in OIDC discovery document".into());
         }
+        *self
+            .advertised
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = discovery
+            .id_token_signing_alg_values_supported
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
         Ok(RemoteKeySet::with_bearer_file(
             discovery.jwks_uri,
             self.http.clone(),
             self.token_path.clone(),
         ))
+    }
+
+    /// The algorithms the API server's discovery advertised (RS256 unless
+    /// the cluster's issuer key is another kind), empty before a discovery.
+    pub fn advertised_algorithms(&self) -> Vec<Algorithm> {
+        self.advertised
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
