@@ -191,20 +191,30 @@ fn through_openbao(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
             });
         }
     }
-    // What the goal asks of any plugin: the floor against the built-in.
+    // What the goal asks of any plugin: the floor against the built-in,
+    // and ours against the floor.
     let theirs = &setups[0];
+    let floor_logins = |n: usize, concurrency: usize| {
+        bench_floor::password_logins(bao.addr(), bench_floor::MOUNT, &floor_users, n, concurrency)
+    };
     for concurrency in CONCURRENCY {
+        let (ours, floor) = interleaved(
+            logins,
+            |n| run_logins(bao.addr(), &theirs.ours, &theirs.bodies, n, concurrency),
+            |n| floor_logins(n, concurrency),
+        )?;
+        rows.push(Row {
+            what: format!(
+                "logins/s via OpenBao, {}, {concurrency} concurrent: ours (vs the plugin-login floor)",
+                theirs.name
+            ),
+            ours: per_sec(ours.rate()),
+            comparison: per_sec(floor.rate()),
+            ratio: format!("{:.2}x", ours.rate() / floor.rate()),
+        });
         let (floor, builtin) = interleaved(
             logins,
-            |n| {
-                bench_floor::password_logins(
-                    bao.addr(),
-                    bench_floor::MOUNT,
-                    &floor_users,
-                    n,
-                    concurrency,
-                )
-            },
+            |n| floor_logins(n, concurrency),
             |n| run_logins(bao.addr(), &theirs.theirs, &theirs.bodies, n, concurrency),
         )?;
         rows.push(Row {
