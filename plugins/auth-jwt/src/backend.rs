@@ -223,12 +223,7 @@ pub fn default_algorithms(keys: &KeySource, provider: Option<&CustomProvider>) -
         }
     }
     if let KeySource::Discovery(provider) = keys {
-        let advertised: Vec<Algorithm> = provider
-            .metadata
-            .id_token_signing_alg_values_supported
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect();
+        let advertised = provider.metadata.signing_algorithms();
         if !advertised.is_empty() {
             return advertised;
         }

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::http::{Client, HttpError};
+use crate::jose::Algorithm;
 use crate::jwks::RemoteKeySet;
 
 /// The parts of an OpenID Provider's metadata this plugin uses.
@@ -16,6 +17,17 @@ pub struct Metadata {
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
     pub id_token_signing_alg_values_supported: Vec<String>,
+}
+
+impl Metadata {
+    /// The advertised token signing algorithms this plugin knows (empty
+    /// when none is advertised).
+    pub fn signing_algorithms(&self) -> Vec<Algorithm> {
+        self.id_token_signing_alg_values_supported
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

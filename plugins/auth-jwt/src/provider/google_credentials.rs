@@ -12,7 +12,6 @@
 //! (`GCE_METADATA_HOST`, or a machine whose firmware says Google): Go's
 //! libraries probe 169.254.169.254 over the network on every machine.
 
-use std::ffi::OsString;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
@@ -22,7 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::path_segment;
+use super::{Environment, path_segment};
 use crate::http::Client;
 use crate::oidc::query_escape;
 
@@ -105,22 +104,6 @@ struct CredentialsFile {
     client_secret: String,
     #[serde(default)]
     refresh_token: String,
-}
-
-/// What Application Default Credentials are looked up from: the process
-/// environment and the machine's firmware, passed in so the order can be
-/// tested.
-pub struct Environment {
-    pub var: fn(&str) -> Option<OsString>,
-    /// The firmware's product name (`/sys/class/dmi/id/product_name`).
-    pub product_name: fn() -> Option<String>,
-}
-
-impl Environment {
-    pub const PROCESS: Environment = Environment {
-        var: |name| std::env::var_os(name),
-        product_name: || std::fs::read_to_string("/sys/class/dmi/id/product_name").ok(),
-    };
 }
 
 impl Credentials {

@@ -16,10 +16,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::google_credentials::{
-    Credentials, DEFAULT_IAM_CREDENTIALS_URL, DEFAULT_TOKEN_URI, Environment, Impersonation,
-    TokenSource,
+    Credentials, DEFAULT_IAM_CREDENTIALS_URL, DEFAULT_TOKEN_URI, Impersonation, TokenSource,
 };
-use super::{Settings, path_segment, user_claim};
+use super::{Environment, Settings, path_segment, user_claim};
 use crate::http::{Client, HttpError};
 use crate::oidc::query_escape;
 use crate::role::Role;

@@ -10,13 +10,12 @@
 //! service address, which is not the issuer its tokens name. `bound_issuer`
 //! is what pins it.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
-use serde::Deserialize;
-
-use crate::config::Config;
+use super::Environment;
+use crate::config::{Config, client};
+use crate::discovery::Metadata;
 use crate::http::{Client, HttpError};
 use crate::jose::Algorithm;
 use crate::jwks::{RemoteKeySet, bearer_from_file};
@@ -26,18 +25,6 @@ const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount
 /// Ours: another directory holding `token` and `ca.crt` (a server run
 /// outside a pod with a projected token, and the tests).
 pub const SERVICE_ACCOUNT_DIR_VAR: &str = "VAULT_AUTH_JWT_K8S_SERVICE_ACCOUNT_DIR";
-
-/// What the provider reads from the process: passed in so tests of the
-/// validation need no pod.
-pub struct Environment {
-    pub var: fn(&str) -> Option<OsString>,
-}
-
-impl Environment {
-    pub const PROCESS: Environment = Environment {
-        var: |name| std::env::var_os(name),
-    };
-}
 
 pub struct Kubernetes {
     /// `https://host:port` of the API server.
@@ -93,7 +80,7 @@ impl Kubernetes {
         } else {
             host
         };
-        let http = Client::new(&ca_pem, &config.override_allowed_server_names)
+        let http = client(&ca_pem, config)
             .map_err(|e| format!("error reading CA certificate file: {e}"))?;
         Ok(Kubernetes {
             api_server: format!("https://{host}:{port}"),
@@ -118,25 +105,14 @@ impl Kubernetes {
                 } => format!("{status} {reason}: {body}"),
                 other => other.to_string(),
             })?;
-        #[derive(Deserialize)]
-        struct Discovery {
-            #[serde(default)]
-            jwks_uri: String,
-            #[serde(default)]
-            id_token_signing_alg_values_supported: Vec<String>,
-        }
-        let discovery: Discovery = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        let discovery: Metadata = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
         if discovery.jwks_uri.is_empty() {
             return Err("jwks_uri not found in OIDC discovery document".into());
         }
         *self
             .advertised
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = discovery
-            .id_token_signing_alg_values_supported
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect();
+            .unwrap_or_else(PoisonError::into_inner) = discovery.signing_algorithms();
         Ok(RemoteKeySet::with_bearer_file(
             discovery.jwks_uri,
             self.http.clone(),
@@ -191,6 +167,7 @@ mod tests {
     fn the_pod_is_checked_before_any_call() {
         let nowhere = Environment {
             var: |name| (name == SERVICE_ACCOUNT_DIR_VAR).then(|| "/nonexistent/sa".into()),
+            product_name: || None,
         };
         assert!(
             check(&Config::default(), &nowhere)

@@ -12,6 +12,8 @@ mod gsuite;
 mod kubernetes;
 mod okta;
 
+use std::ffi::OsString;
+
 use serde_json::{Map, Value};
 
 use crate::config::{Config, client};
@@ -69,7 +71,7 @@ impl CustomProvider {
                 GSuite::new(&settings, http()?).map_err(initialize)?,
             )),
             "kubernetes" => CustomProvider::Kubernetes(
-                Kubernetes::new(config, &kubernetes::Environment::PROCESS).map_err(initialize)?,
+                Kubernetes::new(config, &Environment::PROCESS).map_err(initialize)?,
             ),
             _ => return Err(ProviderError::Unknown(name.clone())),
         }))
@@ -135,6 +137,22 @@ impl CustomProvider {
         crate::claims::set_claim(claims, &role.groups_claim, groups);
         Ok(())
     }
+}
+
+/// What providers read from the process (Google's default credentials,
+/// the pod a `kubernetes` server runs in): passed in so tests need neither
+/// a Google VM nor a pod.
+pub struct Environment {
+    pub var: fn(&str) -> Option<OsString>,
+    /// The firmware's product name (`/sys/class/dmi/id/product_name`).
+    pub product_name: fn() -> Option<String>,
+}
+
+impl Environment {
+    pub const PROCESS: Environment = Environment {
+        var: |name| std::env::var_os(name),
+        product_name: || std::fs::read_to_string("/sys/class/dmi/id/product_name").ok(),
+    };
 }
 
 /// `provider_config` read with the reference's types: a key of the wrong
