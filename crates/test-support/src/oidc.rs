@@ -214,6 +214,9 @@ pub struct OidcProvider {
     acceptor: TlsAcceptor,
     runtime: tokio::runtime::Handle,
     listening: Mutex<Option<Listening>>,
+    /// The plain-HTTP metadata server's, once started; it stops with the
+    /// provider.
+    metadata_listening: Mutex<Option<Listening>>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -276,11 +279,12 @@ impl OidcProvider {
             acceptor,
             runtime,
             listening: Mutex::new(None),
+            metadata_listening: Mutex::new(None),
             shutdown: Some(shutdown),
             thread: Some(thread),
         };
         let listening = provider
-            .listen(listener)
+            .listen(listener, Some(provider.acceptor.clone()))
             .expect("serve on the OIDC provider's port");
         *provider.listening() = Some(listening);
         provider
@@ -394,7 +398,7 @@ impl OidcProvider {
             }
         };
         *listening = Some(
-            self.listen(listener)
+            self.listen(listener, Some(self.acceptor.clone()))
                 .unwrap_or_else(|e| panic!("the OIDC provider cannot serve on {addr}: {e}")),
         );
     }
@@ -424,24 +428,13 @@ impl OidcProvider {
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .expect("bind a loopback port for the metadata server");
         let addr = listener.local_addr().expect("bound address");
-        listener
-            .set_nonblocking(true)
-            .expect("a non-blocking listener");
-        let listener = {
-            let _runtime = self.runtime.enter();
-            tokio::net::TcpListener::from_std(listener).expect("a tokio listener")
-        };
-        let (stop, stop_rx) = oneshot::channel();
-        let (stopped_tx, _stopped) = mpsc::channel();
-        self.runtime.spawn(accept_loop(
-            listener,
-            None,
-            self.shared.clone(),
-            stop_rx,
-            stopped_tx,
-        ));
-        // Runs until the runtime is dropped with the provider.
-        std::mem::forget(stop);
+        let listening = self
+            .listen(listener, None)
+            .expect("serve on the metadata server's port");
+        *self
+            .metadata_listening
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(listening);
         addr.to_string()
     }
 
@@ -525,7 +518,12 @@ impl OidcProvider {
     }
 
     /// Serves on `listener` (already bound, so connections queue at once).
-    fn listen(&self, listener: std::net::TcpListener) -> std::io::Result<Listening> {
+    /// With `acceptor`, TLS; without, plain HTTP (the metadata server).
+    fn listen(
+        &self,
+        listener: std::net::TcpListener,
+        acceptor: Option<TlsAcceptor>,
+    ) -> std::io::Result<Listening> {
         listener.set_nonblocking(true)?;
         let listener = {
             let _runtime = self.runtime.enter();
@@ -535,7 +533,7 @@ impl OidcProvider {
         let (stopped_tx, stopped) = mpsc::channel();
         self.runtime.spawn(accept_loop(
             listener,
-            Some(self.acceptor.clone()),
+            acceptor,
             self.shared.clone(),
             stop_rx,
             stopped_tx,
