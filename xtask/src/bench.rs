@@ -59,6 +59,18 @@ pub(crate) struct Row {
     pub ratio: String,
 }
 
+impl Row {
+    /// A row of two rates per second, with their ratio.
+    pub fn rates(what: String, ours: f64, comparison: f64) -> Row {
+        Row {
+            what,
+            ours: format!("{ours:.0}/s"),
+            comparison: format!("{comparison:.0}/s"),
+            ratio: format!("{:.2}x", ours / comparison),
+        }
+    }
+}
+
 pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples.get(samples.len() / 2).copied().unwrap_or_default()

@@ -40,10 +40,6 @@ pub fn rows(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn per_sec(rate: f64) -> String {
-    format!("{rate:.0}/s")
-}
-
 /// The bench target `plugins/auth-jwt/benches/verify.rs`, run by cargo in
 /// the release profile: `cargo xtask` itself is a dev build, which would
 /// measure unoptimised code.
@@ -82,14 +78,13 @@ fn in_process(quick: bool) -> anyhow::Result<Row> {
     } else {
         "MISSED"
     };
-    Ok(Row {
-        what: format!(
+    Ok(Row::rates(
+        format!(
             "RS256 verify + claim checks, 1 core, in-process: target >= {TARGET_PER_CORE:.0}/s {verdict} (vs bare aws-lc RS256 verify)"
         ),
-        ours: per_sec(ours),
-        comparison: per_sec(raw),
-        ratio: format!("{:.2}x", ours / raw),
-    })
+        ours,
+        raw,
+    ))
 }
 
 /// The version the binary reports (`<name> v<version>`), which the
@@ -167,15 +162,14 @@ fn through_openbao(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
         }
         for concurrency in CONCURRENCY {
             let (ours, theirs) = measure(bao.addr(), s, logins, concurrency)?;
-            rows.push(Row {
-                what: format!(
+            rows.push(Row::rates(
+                format!(
                     "logins/s via OpenBao, {}, {concurrency} concurrent, {logins} each (vs built-in jwt; goal >= 1x)",
                     s.name
                 ),
-                ours: per_sec(ours.rate()),
-                comparison: per_sec(theirs.rate()),
-                ratio: format!("{:.2}x", ours.rate() / theirs.rate()),
-            });
+                ours.rate(),
+                theirs.rate(),
+            ));
             let (p_ours, p_theirs) = (
                 percentile(ours.latencies, 0.99),
                 percentile(theirs.latencies, 0.99),
@@ -203,29 +197,27 @@ fn through_openbao(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
             |n| run_logins(bao.addr(), &theirs.ours, &theirs.bodies, n, concurrency),
             |n| floor_logins(n, concurrency),
         )?;
-        rows.push(Row {
-            what: format!(
+        rows.push(Row::rates(
+            format!(
                 "logins/s via OpenBao, {}, {concurrency} concurrent: ours (vs the plugin-login floor)",
                 theirs.name
             ),
-            ours: per_sec(ours.rate()),
-            comparison: per_sec(floor.rate()),
-            ratio: format!("{:.2}x", ours.rate() / floor.rate()),
-        });
+            ours.rate(),
+            floor.rate(),
+        ));
         let (floor, builtin) = interleaved(
             logins,
             |n| floor_logins(n, concurrency),
             |n| run_logins(bao.addr(), &theirs.theirs, &theirs.bodies, n, concurrency),
         )?;
-        rows.push(Row {
-            what: format!(
+        rows.push(Row::rates(
+            format!(
                 "logins/s via OpenBao, {concurrency} concurrent: the plugin-login floor (the SDK's userpass example: a cached user, no storage call, no JWT) (vs built-in jwt, {}): the most any plugin login could reach",
                 theirs.name
             ),
-            ours: per_sec(floor.rate()),
-            comparison: per_sec(builtin.rate()),
-            ratio: format!("{:.2}x", floor.rate() / builtin.rate()),
-        });
+            floor.rate(),
+            builtin.rate(),
+        ));
     }
     Ok(rows)
 }

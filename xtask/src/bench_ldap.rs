@@ -119,39 +119,35 @@ pub fn rows(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
             }
         }
 
-        rows.push(Row {
-            what: format!(
+        rows.push(Row::rates(
+            format!(
                 "LDAP logins/s via OpenBao, {scheme}, {CONCURRENCY} concurrent, {logins} each: pooled, {} dials (vs a connection per login, {} dials; goal >= 3x)",
                 p.dials, f.dials
             ),
-            ours: per_sec(p.rate()),
-            comparison: per_sec(f.rate()),
-            ratio: format!("{:.2}x", p.rate() / f.rate()),
-        });
-        rows.push(Row {
-            what: format!(
+            p.rate(),
+            f.rate(),
+        ));
+        rows.push(Row::rates(
+            format!(
                 "LDAP logins/s, {scheme}: pooled via OpenBao (vs the same LDAP operations by ldap3 directly; goal >= 0.6x)"
             ),
-            ours: per_sec(p.rate()),
-            comparison: per_sec(d.rate()),
-            ratio: format!("{:.2}x", p.rate() / d.rate()),
-        });
-        rows.push(Row {
-            what: format!(
+            p.rate(),
+            d.rate(),
+        ));
+        rows.push(Row::rates(
+            format!(
                 "LDAP logins/s, {scheme}: pooled via OpenBao (vs the plugin-login floor: the SDK's userpass example via the same OpenBao, no LDAP)"
             ),
-            ours: per_sec(p.rate()),
-            comparison: per_sec(floor.rate()),
-            ratio: format!("{:.2}x", p.rate() / floor.rate()),
-        });
-        rows.push(Row {
-            what: format!(
+            p.rate(),
+            floor.rate(),
+        ));
+        rows.push(Row::rates(
+            format!(
                 "LDAP logins/s, {scheme}: the plugin-login floor (vs a connection per login): the most pooling could gain"
             ),
-            ours: per_sec(floor.rate()),
-            comparison: per_sec(f.rate()),
-            ratio: format!("{:.2}x", floor.rate() / f.rate()),
-        });
+            floor.rate(),
+            f.rate(),
+        ));
         let (p50, p99) = p.p50_p99();
         for (name, other) in [("a connection per login", &f), ("ldap3 directly", &d)] {
             let (o50, o99) = other.p50_p99();
@@ -168,10 +164,6 @@ pub fn rows(bao_bin: &Path, quick: bool) -> anyhow::Result<Vec<Row>> {
         }
     }
     Ok(rows)
-}
-
-fn per_sec(rate: f64) -> String {
-    format!("{rate:.0}/s")
 }
 
 /// Mounts ours at `auth/<mount>` with the tests' service-account config.
